@@ -1,0 +1,38 @@
+"""Small helpers shared by the package and the lessons: device choice, seeding, Colab."""
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import numpy as np
+import torch
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Pick the device: `prefer` if given, else cuda, then mps, then cpu."""
+    if prefer is not None and prefer != "auto":
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bfloat16 autocast on CUDA (as the reference computes in bf16); none elsewhere."""
+    return torch.bfloat16 if torch.device(device).type == "cuda" else None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules or os.path.isdir("/content/sample_data")

@@ -1,0 +1,103 @@
+"""HRMConfig: every architecture and halting hyperparameter of the model, with checks."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class HRMConfig:
+    """Hyperparameters of the HRM (names follow the reference `hrm_act_v1.py`)."""
+
+    vocab_size: int
+    seq_len: int
+    hidden_size: int = 512
+    num_heads: int = 8
+    expansion: float = 4.0
+    H_layers: int = 4
+    L_layers: int = 4
+    H_cycles: int = 2
+    L_cycles: int = 2
+    halt_max_steps: int = 16
+    halt_exploration_prob: float = 0.1
+    puzzle_emb_ndim: int | None = None  # None -> hidden_size; 0 disables the prefix token
+    num_puzzle_identifiers: int = 1
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-5
+    one_step_grad: bool = True  # False: full backprop through the segment (the carry stays detached)
+
+    def __post_init__(self) -> None:
+        if self.puzzle_emb_ndim is None:
+            self.puzzle_emb_ndim = self.hidden_size
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> "HRMConfig":
+        """Raise ValueError/TypeError naming the first bad field; return self when all are fine."""
+        ints = ["vocab_size", "seq_len", "hidden_size", "num_heads", "H_layers", "L_layers",
+                "H_cycles", "L_cycles", "halt_max_steps", "puzzle_emb_ndim", "num_puzzle_identifiers"]
+        for name in ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"HRMConfig.{name} must be an int, got {value!r} ({type(value).__name__})")
+        for name in ["vocab_size", "seq_len", "hidden_size", "num_heads", "H_layers", "L_layers",
+                     "H_cycles", "L_cycles", "halt_max_steps", "num_puzzle_identifiers"]:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"HRMConfig.{name} must be positive, got {getattr(self, name)}")
+        if self.puzzle_emb_ndim < 0:
+            raise ValueError(f"HRMConfig.puzzle_emb_ndim must be >= 0 (0 disables it), got {self.puzzle_emb_ndim}")
+        for name in ["expansion", "halt_exploration_prob", "rope_theta", "rms_norm_eps"]:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"HRMConfig.{name} must be a number, got {value!r}")
+        if not self.expansion > 0:
+            raise ValueError(f"HRMConfig.expansion must be positive, got {self.expansion}")
+        if not self.rope_theta > 0:
+            raise ValueError(f"HRMConfig.rope_theta must be positive, got {self.rope_theta}")
+        if not self.rms_norm_eps > 0:
+            raise ValueError(f"HRMConfig.rms_norm_eps must be positive, got {self.rms_norm_eps}")
+        if not 0.0 <= self.halt_exploration_prob <= 1.0:
+            raise ValueError(
+                f"HRMConfig.halt_exploration_prob must be in [0, 1], got {self.halt_exploration_prob}")
+        if self.hidden_size % self.num_heads != 0:
+            raise ValueError(f"HRMConfig.hidden_size ({self.hidden_size}) must be divisible by "
+                             f"num_heads ({self.num_heads})")
+        if self.head_dim % 2 != 0:
+            raise ValueError(f"HRMConfig.hidden_size / num_heads = head_dim {self.head_dim} must be even "
+                             "(rotary embeddings rotate pairs of channels)")
+        if not isinstance(self.one_step_grad, bool):
+            raise TypeError(f"HRMConfig.one_step_grad must be a bool, got {self.one_step_grad!r}")
+        return self
+
+    # ------------------------------------------------------------------ derived sizes
+    @property
+    def head_dim(self) -> int:
+        """Channels per attention head."""
+        return self.hidden_size // self.num_heads
+
+    @property
+    def puzzle_emb_len(self) -> int:
+        """Number of prefix tokens the puzzle embedding takes: ceil(puzzle_emb_ndim / hidden)."""
+        return -(-int(self.puzzle_emb_ndim) // self.hidden_size)
+
+    @property
+    def total_len(self) -> int:
+        """Positions the recurrent states cover: prefix tokens + puzzle cells."""
+        return self.puzzle_emb_len + self.seq_len
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python dict of all fields (what checkpoints store)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "HRMConfig":
+        """Rebuild a config from `to_dict()` output; unknown keys raise ValueError."""
+        if not isinstance(d, dict):
+            raise TypeError(f"HRMConfig.from_dict expects a dict, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"HRMConfig.from_dict: unknown field(s) {unknown}; valid fields are {sorted(known)}")
+        return cls(**d)

@@ -1,0 +1,251 @@
+"""The HRM: the two-level recurrent core (HRMInner) and the ACT / deep-supervision wrapper (HRM)."""
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import HRMConfig
+from .layers import (PuzzleEmbedding, RotaryEmbedding, TransformerBlock, lecun_linear,
+                     trunc_normal_init_)
+
+Batch = dict  # {"inputs": (B, S) int64, "labels": (B, S) int64, "puzzle_identifiers": (B,) int64}
+
+
+# ---------------------------------------------------------------------------------------- carries
+@dataclass
+class InnerCarry:
+    """The two recurrent states, each (B, P+S, D) where P = puzzle-prefix tokens."""
+
+    z_H: torch.Tensor
+    z_L: torch.Tensor
+
+
+@dataclass
+class ACTCarry:
+    """What survives between segments: states, step counts, halted flags, each slot's data."""
+
+    inner_carry: InnerCarry
+    steps: torch.Tensor  # (B,) int32
+    halted: torch.Tensor  # (B,) bool
+    current_data: dict[str, torch.Tensor]  # the batch rows each slot works on
+
+    def to_state(self) -> dict:
+        """Plain dict of tensors (safe for torch.save / torch.load(weights_only=True))."""
+        return {"z_H": self.inner_carry.z_H, "z_L": self.inner_carry.z_L, "steps": self.steps,
+                "halted": self.halted, "current_data": dict(self.current_data)}
+
+    @classmethod
+    def from_state(cls, d: dict) -> "ACTCarry":
+        """Inverse of `to_state`."""
+        missing = [k for k in ("z_H", "z_L", "steps", "halted", "current_data") if k not in d]
+        if missing:
+            raise ValueError(f"ACTCarry.from_state: missing key(s) {missing}")
+        return cls(InnerCarry(d["z_H"], d["z_L"]), d["steps"], d["halted"], dict(d["current_data"]))
+
+    def to(self, device: torch.device | str) -> "ACTCarry":
+        """Copy of the carry on `device`."""
+        return ACTCarry(InnerCarry(self.inner_carry.z_H.to(device), self.inner_carry.z_L.to(device)),
+                        self.steps.to(device), self.halted.to(device),
+                        {k: v.to(device) for k, v in self.current_data.items()})
+
+
+# ---------------------------------------------------------------------------------------- modules
+class ReasoningModule(nn.Module):
+    """A stack of post-norm blocks that first adds its injection to its state: z <- f(z + injection)."""
+
+    def __init__(self, config: HRMConfig, num_layers: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            TransformerBlock(config.hidden_size, config.num_heads, config.expansion, config.rms_norm_eps)
+            for _ in range(num_layers))
+
+    def forward(self, hidden: torch.Tensor, injection: torch.Tensor,
+                cos_sin: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        hidden = hidden + injection  # (B, P+S, D)
+        for layer in self.layers:
+            hidden = layer(hidden, cos_sin)
+        return hidden
+
+
+class HRMInner(nn.Module):
+    """One segment of the HRM: H_cycles high-level updates, each after L_cycles low-level updates."""
+
+    def __init__(self, config: HRMConfig) -> None:
+        super().__init__()
+        self.config = config
+        D = config.hidden_size
+        self.embed_scale = math.sqrt(D)
+        self.embed_tokens = nn.Embedding(config.vocab_size, D)
+        trunc_normal_init_(self.embed_tokens.weight, std=1.0 / math.sqrt(D))
+        self.puzzle_emb = (PuzzleEmbedding(config.num_puzzle_identifiers, config.puzzle_emb_ndim)
+                           if config.puzzle_emb_ndim > 0 else None)
+        self.rotary = RotaryEmbedding(config.head_dim, config.total_len, config.rope_theta)
+        self.H_level = ReasoningModule(config, config.H_layers)
+        self.L_level = ReasoningModule(config, config.L_layers)
+        self.lm_head = lecun_linear(D, config.vocab_size)
+        self.q_head = nn.Linear(D, 2, bias=True)  # [halt, continue]
+        with torch.no_grad():  # start nearly certain to continue: sigmoid(-5) ~ 0.007
+            self.q_head.weight.zero_()
+            self.q_head.bias.fill_(-5.0)
+        # Fixed random starting states, broadcast over batch and positions (not learned).
+        self.register_buffer("H_init", trunc_normal_init_(torch.empty(D), std=1.0))
+        self.register_buffer("L_init", trunc_normal_init_(torch.empty(D), std=1.0))
+
+    @property
+    def puzzle_emb_len(self) -> int:
+        return self.config.puzzle_emb_len if self.puzzle_emb is not None else 0
+
+    def input_embeddings(self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
+        """x = sqrt(D) * [puzzle prefix tokens ; token embeddings]: (B, P+S, D)."""
+        emb = self.embed_tokens(inputs)  # (B, S, D)
+        if self.puzzle_emb is not None:
+            B, D, P = inputs.shape[0], self.config.hidden_size, self.puzzle_emb_len
+            prefix = self.puzzle_emb(puzzle_identifiers)  # (B, E)
+            prefix = F.pad(prefix, (0, P * D - prefix.shape[-1]))  # zero-pad E up to P*D
+            emb = torch.cat([prefix.view(B, P, D).to(emb.dtype), emb], dim=1)  # (B, P+S, D)
+        return self.embed_scale * emb
+
+    def empty_carry(self, batch_size: int, device: torch.device | str | None = None) -> InnerCarry:
+        """Placeholder states (zeros); every slot must be reset before use."""
+        shape = (batch_size, self.puzzle_emb_len + self.config.seq_len, self.config.hidden_size)
+        device = device if device is not None else self.H_init.device
+        return InnerCarry(torch.zeros(shape, device=device), torch.zeros(shape, device=device))
+
+    def reset_carry(self, reset: torch.Tensor, carry: InnerCarry) -> InnerCarry:
+        """States of slots where `reset` (B,) is True go back to H_init / L_init."""
+        mask = reset.view(-1, 1, 1)
+        return InnerCarry(torch.where(mask, self.H_init.to(carry.z_H.dtype), carry.z_H),
+                          torch.where(mask, self.L_init.to(carry.z_L.dtype), carry.z_L))
+
+    def _grad_window(self, final: bool):
+        """Gradient only on the final step (one-step gradient), or everywhere if one_step_grad=False."""
+        return nullcontext() if (final or not self.config.one_step_grad) else torch.no_grad()
+
+    def forward(self, carry: InnerCarry, batch: Batch):
+        """Run one segment; return (detached new carry, logits (B,S,V), (q_halt (B,), q_continue (B,)))."""
+        cfg = self.config
+        cos_sin = self.rotary()
+        x = self.input_embeddings(batch["inputs"], batch["puzzle_identifiers"])  # (B, P+S, D)
+        z_H, z_L = carry.z_H, carry.z_L
+        for h in range(cfg.H_cycles):
+            for l in range(cfg.L_cycles):
+                with self._grad_window(h == cfg.H_cycles - 1 and l == cfg.L_cycles - 1):
+                    z_L = self.L_level(z_L, z_H + x, cos_sin)  # z_L <- f_L(z_L + z_H + x)
+            with self._grad_window(h == cfg.H_cycles - 1):
+                z_H = self.H_level(z_H, z_L, cos_sin)  # z_H <- f_H(z_H + z_L)
+        new_carry = InnerCarry(z_H.detach(), z_L.detach())  # no graph crosses segments
+        logits = self.lm_head(z_H)[:, self.puzzle_emb_len:]  # (B, S, V), prefix positions dropped
+        q = self.q_head(z_H[:, 0]).float()  # (B, 2) from the first (prefix) position, in float32
+        return new_carry, logits, (q[..., 0], q[..., 1])
+
+
+# ---------------------------------------------------------------------------------------- ACT wrapper
+class HRM(nn.Module):
+    """HRM with adaptive computation time: one call = one segment of deep supervision."""
+
+    def __init__(self, config: HRMConfig) -> None:
+        super().__init__()
+        if not isinstance(config, HRMConfig):
+            raise TypeError(f"HRM expects an HRMConfig, got {type(config).__name__}")
+        config.validate()
+        self.config = config
+        self.inner = HRMInner(config)
+
+    @property
+    def puzzle_emb(self) -> PuzzleEmbedding | None:
+        """The puzzle-embedding module (a buffer table, trained by optim.SignSGD), or None."""
+        return self.inner.puzzle_emb
+
+    # ------------------------------------------------------------------ batch handling
+    def _prepare_batch(self, batch: Batch) -> Batch:
+        """Check the batch and add zero puzzle_identifiers when absent."""
+        if not isinstance(batch, dict) or "inputs" not in batch:
+            raise ValueError("batch must be a dict with at least an 'inputs' tensor of shape (B, seq_len)")
+        inputs = batch["inputs"]
+        if not torch.is_tensor(inputs) or inputs.dtype.is_floating_point or inputs.dtype == torch.bool:
+            raise TypeError(f"batch['inputs'] must be an integer tensor, got "
+                            f"{inputs.dtype if torch.is_tensor(inputs) else type(inputs).__name__}")
+        if inputs.ndim != 2 or inputs.shape[1] != self.config.seq_len:
+            raise ValueError(f"batch['inputs'] must have shape (B, {self.config.seq_len}), got {tuple(inputs.shape)}")
+        if bool(((inputs < 0) | (inputs >= self.config.vocab_size)).any()):
+            raise ValueError(f"batch['inputs'] has token ids outside [0, vocab_size={self.config.vocab_size})")
+        B = inputs.shape[0]
+        out = dict(batch)
+        if "labels" in out and tuple(out["labels"].shape) != (B, self.config.seq_len):
+            raise ValueError(f"batch['labels'] must have shape {(B, self.config.seq_len)}, got "
+                             f"{tuple(out['labels'].shape)}")
+        ids = out.get("puzzle_identifiers")
+        if ids is None:
+            out["puzzle_identifiers"] = torch.zeros(B, dtype=torch.long, device=inputs.device)
+        else:
+            if tuple(ids.shape) != (B,):
+                raise ValueError(f"batch['puzzle_identifiers'] must have shape ({B},), got {tuple(ids.shape)}")
+            if bool(((ids < 0) | (ids >= self.config.num_puzzle_identifiers)).any()):
+                raise ValueError("batch['puzzle_identifiers'] outside [0, num_puzzle_identifiers="
+                                 f"{self.config.num_puzzle_identifiers})")
+        return out
+
+    def initial_carry(self, batch: Batch) -> ACTCarry:
+        """A carry whose slots are all halted, so the first call loads every row of the batch."""
+        batch = self._prepare_batch(batch)
+        B, device = batch["inputs"].shape[0], batch["inputs"].device
+        return ACTCarry(
+            inner_carry=self.inner.empty_carry(B, device),
+            steps=torch.zeros(B, dtype=torch.int32, device=device),
+            halted=torch.ones(B, dtype=torch.bool, device=device),
+            current_data={k: torch.zeros_like(v) for k, v in batch.items() if torch.is_tensor(v)},
+        )
+
+    # ------------------------------------------------------------------ one segment
+    def forward(self, carry: ACTCarry, batch: Batch, max_steps: int | None = None,
+                generator: torch.Generator | None = None):
+        """Refill halted slots from `batch`, run one segment, update halting; return (carry, outputs)."""
+        batch = self._prepare_batch(batch)
+        limit = self.config.halt_max_steps if max_steps is None else max_steps
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
+        B = carry.halted.shape[0]
+        if batch["inputs"].shape[0] != B:
+            raise ValueError(f"batch has {batch['inputs'].shape[0]} rows but the carry has {B} slots")
+        missing = [k for k in carry.current_data if k not in batch]
+        if missing:
+            raise ValueError(f"batch lacks key(s) {missing} that the carry holds (made by initial_carry)")
+
+        # 1. Halted slots restart: fresh states, steps 0, the new batch's row (other rows are dropped).
+        halted = carry.halted
+        inner_carry = self.inner.reset_carry(halted, carry.inner_carry)
+        steps = torch.where(halted, torch.zeros_like(carry.steps), carry.steps)
+        data = {k: torch.where(halted.view(-1, *([1] * (v.ndim - 1))), batch[k], v)
+                for k, v in carry.current_data.items()}
+
+        # 2. One segment.
+        inner_carry, logits, (q_halt, q_continue) = self.inner(inner_carry, data)
+        outputs = {"logits": logits, "q_halt_logits": q_halt, "q_continue_logits": q_continue}
+
+        # 3. Halting decision (no gradient).
+        with torch.no_grad():
+            steps = steps + 1
+            is_last = steps >= limit
+            halted = is_last
+            if self.training and limit > 1:
+                halted = halted | (q_halt > q_continue)  # Q says "stop": halt value beats continue
+                # Exploration: with prob p forbid halting before a random step in {2..limit}.
+                explore = torch.rand(B, device=q_halt.device, generator=generator) < self.config.halt_exploration_prob
+                min_steps = torch.randint(2, limit + 1, (B,), device=q_halt.device, generator=generator)
+                halted = halted & (steps >= min_steps * explore)
+                # Q-learning target for "continue" from one extra no-grad segment on the new carry:
+                # sigmoid(Q_halt') at the last allowed step, else sigmoid(max(Q_halt', Q_continue')).
+                _, _, (next_halt, next_continue) = self.inner(inner_carry, data)
+                outputs["target_q_continue"] = torch.sigmoid(
+                    torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
+        return ACTCarry(inner_carry, steps.to(torch.int32), halted, data), outputs
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable-parameter entries (buffers such as the puzzle embedding excluded)."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,167 @@
+"""Drawing puzzles: text boards and matplotlib pictures of Sudoku and mazes (pure functions).
+
+Inputs are plain grids (Sudoku: (n, n) ints with 0 blank, or a string; mazes: (n, n) characters or a
+string) or, with `tokens=True`, token sequences in the reference encoding (model inputs/outputs).
+Colours: givens black, right predictions green, wrong ones red, other digits blue.
+"""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from .data.maze import decode_maze, parse_maze
+from .data.sudoku import box_shape, decode_sudoku, parse_grid
+
+GIVEN, RIGHT, WRONG, OTHER, MISSED = "black", "tab:green", "tab:red", "tab:blue", "0.75"
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------
+def _sudoku(x, tokens: bool) -> np.ndarray:
+    if x is None:
+        return None
+    return decode_sudoku(np.asarray(x)) if tokens else parse_grid(x)
+
+
+def _maze(x, tokens: bool) -> np.ndarray:
+    if x is None:
+        return None
+    return decode_maze(np.asarray(x)) if tokens else parse_maze(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text
+# ---------------------------------------------------------------------------------------------
+def board_text(grid, box: tuple[int, int] | None = None, tokens: bool = False) -> str:
+    """A Sudoku as text, '.' for blanks, boxes separated by '|' and '-' lines."""
+    g = _sudoku(grid, tokens)
+    n = g.shape[0]
+    br, bc = box if box is not None else box_shape(n)
+    if br * bc != n:
+        raise ValueError(f"box {box} does not tile a {n}x{n} grid")
+    rule = "+".join(["-" * (2 * bc + 1)] * (n // bc))
+    lines = []
+    for r in range(n):
+        if r and r % br == 0:
+            lines.append(rule)
+        cells = ["." if v == 0 else str(int(v)) for v in g[r]]
+        lines.append("|".join(" " + " ".join(cells[c:c + bc]) + " " for c in range(0, n, bc)))
+    return "\n".join(lines)
+
+
+def maze_text(grid, tokens: bool = False) -> str:
+    """A maze as text, one line per row."""
+    return "\n".join("".join(row) for row in _maze(grid, tokens))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sudoku picture
+# ---------------------------------------------------------------------------------------------
+def draw_sudoku(ax: Axes, puzzle, prediction=None, solution=None, box=None, tokens: bool = False,
+                title: str | None = None) -> Axes:
+    """Draw a Sudoku on `ax`: givens black; predicted digits green/red against `solution` (blue
+    when no solution is given); without a prediction the solution's digits in grey."""
+    p = _sudoku(puzzle, tokens)
+    pred, sol = _sudoku(prediction, tokens), _sudoku(solution, tokens)
+    n = p.shape[0]
+    br, bc = box if box is not None else box_shape(n)
+    for other, name in ((pred, "prediction"), (sol, "solution")):
+        if other is not None and other.shape != p.shape:
+            raise ValueError(f"{name} shape {other.shape} differs from the puzzle's {p.shape}")
+    ax.set_xlim(0, n)
+    ax.set_ylim(n, 0)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for k in range(n + 1):
+        ax.axhline(k, color="black", lw=2.0 if k % br == 0 else 0.5)
+        ax.axvline(k, color="black", lw=2.0 if k % bc == 0 else 0.5)
+    size = 160 / n
+    for r in range(n):
+        for c in range(n):
+            if p[r, c]:
+                text, color, weight = str(int(p[r, c])), GIVEN, "bold"
+            elif pred is not None:
+                v = int(pred[r, c])
+                text = str(v) if v else "?"
+                color = OTHER if sol is None else (RIGHT if v == sol[r, c] else WRONG)
+                weight = "normal"
+            elif sol is not None:
+                text, color, weight = str(int(sol[r, c])), MISSED, "normal"
+            else:
+                continue
+            ax.text(c + 0.5, r + 0.5, text, ha="center", va="center", color=color, fontsize=size, fontweight=weight)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Maze picture
+# ---------------------------------------------------------------------------------------------
+_MAZE_COLORS = ListedColormap(["white", "0.15", "tab:green", "tab:red", MISSED, "tab:green", "tab:red"])
+_OPEN, _WALL, _S, _G, _SOL, _RIGHT, _WRONG = range(7)
+
+
+def maze_codes(grid, prediction=None, solution=None) -> np.ndarray:
+    """(n, n) colour codes: open, wall, S, G, solution path not predicted, right and wrong path."""
+    codes = np.full(grid.shape, _OPEN)
+    codes[grid == "#"] = _WALL
+    if solution is not None:
+        codes[(solution == "o") & (grid != "#")] = _SOL
+    if prediction is not None:
+        on = prediction == "o"
+        right = on & (solution == "o") if solution is not None else on
+        codes[right] = _RIGHT
+        codes[on & ~right] = _WRONG
+    codes[grid == "S"] = _S
+    codes[grid == "G"] = _G
+    return codes
+
+
+def draw_maze(ax: Axes, grid, prediction=None, solution=None, tokens: bool = False, title: str | None = None) -> Axes:
+    """Draw a maze on `ax`: walls dark, S and G marked; a predicted path green where it matches the
+    solution and red elsewhere, solution cells the prediction missed in grey."""
+    g, pred, sol = _maze(grid, tokens), _maze(prediction, tokens), _maze(solution, tokens)
+    for other, name in ((pred, "prediction"), (sol, "solution")):
+        if other is not None and other.shape != g.shape:
+            raise ValueError(f"{name} shape {other.shape} differs from the maze's {g.shape}")
+    codes = maze_codes(g, pred, sol)
+    ax.imshow(codes, cmap=_MAZE_COLORS, vmin=0, vmax=len(_MAZE_COLORS.colors) - 1, interpolation="nearest")
+    for ch in "SG":
+        for r, c in np.argwhere(g == ch):
+            ax.text(c, r, ch, ha="center", va="center", color="white", fontsize=max(5, 120 / g.shape[0]),
+                    fontweight="bold")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# A sequence of predictions
+# ---------------------------------------------------------------------------------------------
+def draw_segments(predictions, puzzle, solution=None, kind: str = "sudoku", tokens: bool = False,
+                  titles: list[str] | None = None, size: float = 2.6) -> Figure:
+    """One panel per prediction (e.g. one per segment of deep supervision), side by side."""
+    if kind not in ("sudoku", "maze"):
+        raise ValueError(f"kind must be 'sudoku' or 'maze', got {kind!r}")
+    predictions = list(predictions)
+    if not predictions:
+        raise ValueError("predictions is empty: nothing to draw")
+    if titles is not None and len(titles) != len(predictions):
+        raise ValueError(f"{len(titles)} titles for {len(predictions)} predictions")
+    fig = Figure(figsize=(size * len(predictions), size * 1.1))
+    axes = fig.subplots(1, len(predictions), squeeze=False)[0]
+    for k, (ax, pred) in enumerate(zip(axes, predictions)):
+        title = titles[k] if titles is not None else f"segment {k + 1}"
+        if kind == "sudoku":
+            draw_sudoku(ax, puzzle, pred, solution, tokens=tokens, title=title)
+        else:
+            draw_maze(ax, puzzle, pred, solution, tokens=tokens, title=title)
+    fig.tight_layout()
+    return fig

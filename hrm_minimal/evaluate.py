@@ -1,0 +1,177 @@
+"""Evaluation: `evaluate(model, puzzles)` or `python -m hrm_minimal.evaluate CHECKPOINT`.
+
+As in the reference, evaluation ignores the Q head for stopping: every puzzle runs all
+`halt_max_steps` segments (or `max_steps`, more for inference-time scaling) and the headline is
+exact accuracy, the fraction of puzzles whose every cell is right. We also report what the Q head
+would have done: the segment where it first says "halt", and the exact accuracy there.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+from tqdm.auto import tqdm
+
+from hrm_minimal.checkpoint import config_differences, load_checkpoint
+from hrm_minimal.config import HRMConfig
+from hrm_minimal.data import IGNORE_LABEL_ID, PuzzleSet, load_csv, load_task, make_loader
+from hrm_minimal.model import HRM
+from hrm_minimal.utils import get_device
+
+SUDOKU_BLANK = 1  # token id of an empty Sudoku cell
+
+
+def validate_inputs(inputs: torch.Tensor, config: HRMConfig) -> None:
+    """Reject inputs the model cannot read, with a message naming the problem."""
+    if inputs.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+        raise TypeError(f"inputs must be integer token ids, got dtype {inputs.dtype}")
+    if inputs.ndim != 2:
+        raise ValueError(f"inputs must have shape [batch, seq_len], got {tuple(inputs.shape)}")
+    if inputs.shape[1] != config.seq_len:
+        raise ValueError(f"inputs have length {inputs.shape[1]}, but the model expects seq_len {config.seq_len}")
+    low, high = int(inputs.min()), int(inputs.max())
+    if low < 0 or high >= config.vocab_size:
+        bad = low if low < 0 else high
+        raise ValueError(f"inputs hold token id {bad}, outside the model's vocabulary 0..{config.vocab_size - 1}")
+
+
+def check_data_matches(config: HRMConfig, puzzles: PuzzleSet, where: str = "the model") -> None:
+    """A model trained on one vocabulary and length cannot read another data set."""
+    if puzzles.vocab_size != config.vocab_size or puzzles.seq_len != config.seq_len:
+        raise ValueError(
+            f"{where} expects vocab_size {config.vocab_size} and seq_len {config.seq_len}, but data set "
+            f"{puzzles.name!r} has vocab_size {puzzles.vocab_size} and seq_len {puzzles.seq_len}")
+
+
+def evaluate(model: HRM, puzzles: PuzzleSet, batch_size: int = 256, device: torch.device | str | None = None,
+             limit: int | None = None, max_steps: int | None = None, progress: bool = True) -> dict:
+    """Run every puzzle for `max_steps` segments (default halt_max_steps) and report metrics.
+
+    Returns exact_accuracy (headline, after the last segment), accuracy (cells), exact_by_segment
+    (a list, one per segment), mean_segments and exact_at_q_halt (where the Q head would stop),
+    q_halt_accuracy (sign of Q_halt vs. whole-puzzle correctness, last segment) and count.
+    The caller's random state is left as it was, so evaluating inside training changes nothing.
+    """
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        return _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress)
+
+
+def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress) -> dict:
+    config = model.config
+    check_data_matches(config, puzzles)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    steps = max_steps or config.halt_max_steps
+    if steps <= 0:
+        raise ValueError(f"max_steps must be positive, got {steps}")
+    n = len(puzzles) if limit is None else min(limit, len(puzzles))
+    loader = make_loader(puzzles, batch_size=batch_size, shuffle=False)
+    was_training = model.training
+    model.eval()
+    count = cells = right_cells = blank_cells = right_blanks = q_right = 0
+    exact_by_segment = torch.zeros(steps, dtype=torch.long)
+    halt_step_sum = exact_at_halt = 0
+    seen = 0
+    for inputs, labels in tqdm(loader, disable=not progress, desc="evaluate", leave=False):
+        if seen >= n:
+            break
+        inputs, labels = inputs[: n - seen].to(device), labels[: n - seen].to(device)
+        seen += inputs.shape[0]
+        validate_inputs(inputs, config)
+        batch = {"inputs": inputs, "labels": labels,
+                 "puzzle_identifiers": torch.zeros(inputs.shape[0], dtype=torch.long, device=device)}
+        carry = model.initial_carry(batch)
+        b = inputs.shape[0]
+        halt_at = torch.full((b,), steps, dtype=torch.long, device=device)
+        correct_at_halt = torch.zeros(b, dtype=torch.bool, device=device)
+        for segment in range(steps):
+            carry, out = model(carry, batch, max_steps=steps)
+            preds = out["logits"].argmax(-1)
+            mask = labels != IGNORE_LABEL_ID
+            right = (preds == labels) & mask
+            seq_correct = (right | ~mask).all(-1)
+            exact_by_segment[segment] += int(seq_correct.sum())
+            first_halt = (out["q_halt_logits"] > out["q_continue_logits"]) & (halt_at == steps)
+            first_halt &= segment < steps - 1  # the last segment halts anyway
+            halt_at = torch.where(first_halt, torch.full_like(halt_at, segment + 1), halt_at)
+            correct_at_halt = torch.where(first_halt, seq_correct, correct_at_halt)
+        correct_at_halt = torch.where(halt_at == steps, seq_correct, correct_at_halt)
+        count += b
+        cells += int(mask.sum())
+        right_cells += int(right.sum())
+        if puzzles.kind == "sudoku":
+            blank = (inputs == SUDOKU_BLANK) & mask
+            blank_cells += int(blank.sum())
+            right_blanks += int((right & blank).sum())
+        q_right += int(((out["q_halt_logits"] >= 0) == seq_correct).sum())
+        halt_step_sum += int(halt_at.sum())
+        exact_at_halt += int(correct_at_halt.sum())
+    model.train(was_training)
+    if count == 0:
+        raise ValueError(f"data set {puzzles.name!r} has no puzzles to evaluate")
+    result = {
+        "exact_accuracy": int(exact_by_segment[-1]) / count,
+        "accuracy": right_cells / max(cells, 1),
+        "exact_by_segment": [int(c) / count for c in exact_by_segment],
+        "mean_segments": halt_step_sum / count,
+        "exact_at_q_halt": exact_at_halt / count,
+        "q_halt_accuracy": q_right / count,
+        "count": count,
+    }
+    if puzzles.kind == "sudoku":
+        result["blank_accuracy"] = right_blanks / max(blank_cells, 1)
+    return result
+
+
+def load_model(path: str, device: torch.device | str = "cpu", expect: HRMConfig | None = None) -> tuple[HRM, dict]:
+    """Rebuild the model saved in a checkpoint (weights_only load). Returns (model, checkpoint)."""
+    ckpt = load_checkpoint(path, map_location=device)
+    config = HRMConfig.from_dict(ckpt["model_config"])
+    if expect is not None:
+        diffs = config_differences(config.to_dict(), expect.to_dict())
+        if diffs:
+            raise ValueError(f"checkpoint {path} was made with another model config: " + "; ".join(diffs))
+    model = HRM(config)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as exc:
+        raise ValueError(f"checkpoint {path} does not match its own model config: {exc}") from exc
+    return model.to(device).eval(), ckpt
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hrm_minimal.evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint", help="a checkpoint.pt (or its run folder)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--task", default=None, help="shipped data set (default: the one the checkpoint was trained on)")
+    src.add_argument("--data", default=None, help="a CSV in the Sudoku-Extreme or Maze-Hard format")
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N puzzles")
+    p.add_argument("--max-steps", type=int, default=None, help="segments per puzzle (default halt_max_steps)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto")
+    a = p.parse_args(argv)
+    try:
+        device = get_device(a.device)
+        model, ckpt = load_model(a.checkpoint, device=device)
+        if a.data is not None:
+            puzzles = load_csv(a.data)
+        else:
+            puzzles = load_task(a.task or ckpt["data"]["name"], a.split)
+        check_data_matches(model.config, puzzles, where=f"checkpoint {a.checkpoint}")
+        r = evaluate(model, puzzles, batch_size=a.batch_size, device=device, limit=a.limit, max_steps=a.max_steps)
+    except (ValueError, FileNotFoundError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"data: {puzzles.name} ({a.split if a.data is None else a.data}), {r['count']} puzzles, "
+          f"{len(r['exact_by_segment'])} segments each, device {device}")
+    print("exact accuracy by segment: " + " ".join(f"{x:.3f}" for x in r["exact_by_segment"]))
+    print(f"cell accuracy: {r['accuracy']:.4f}" + (f" (blank cells: {r['blank_accuracy']:.4f})" if "blank_accuracy" in r else ""))
+    print(f"Q head: halts after {r['mean_segments']:.2f} segments on average, exact there {r['exact_at_q_halt']:.4f}; "
+          f"Q-halt accuracy {r['q_halt_accuracy']:.4f}")
+    print(f"exact accuracy: {r['exact_accuracy']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

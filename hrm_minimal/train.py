@@ -1,0 +1,384 @@
+"""Training: `train(TrainConfig(...))` or `python -m hrm_minimal.train --task sudoku-6x6`.
+
+One optimiser step per segment, as in the reference (`pretrain.py`): each step draws a fresh batch,
+the ACT wrapper gives it to the slots that halted, runs one segment on every slot, and the loss
+of every slot is back-propagated (deep supervision). The carry is kept between steps and is saved
+in checkpoints, so a stopped run resumes exactly where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from hrm_minimal.checkpoint import config_differences, load_checkpoint, save_checkpoint
+from hrm_minimal.config import HRMConfig
+from hrm_minimal.data import PuzzleSet, TrainBatches, load_csv, load_task
+from hrm_minimal.evaluate import evaluate, validate_inputs
+from hrm_minimal.losses import act_loss
+from hrm_minimal.model import HRM, ACTCarry
+from hrm_minimal.optim import AdamATan2, SignSGD, lr_at, set_lr
+from hrm_minimal.presets import get_preset
+from hrm_minimal.utils import autocast_dtype, get_device
+
+# Settings that may change when a run is resumed (how long to run, how to report), as opposed to
+# settings that define the run (model, data, optimiser), which must match the checkpoint.
+RESUMABLE_CHANGES = {
+    "max_steps", "time_budget_s", "stop_after_steps", "eval_every", "eval_limit",
+    "checkpoint_every", "progress", "resume", "overwrite", "device", "out_dir",
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Model settings come from `preset` + `overrides`."""
+
+    task: str | None = "sudoku-6x6"  # a shipped data set (see hrm_minimal.data.list_tasks())
+    data: str | None = None  # or a CSV path (training split); overrides `task`
+    test_data: str | None = None  # CSV for evaluation when `data` is given
+    preset: str = "cpu-small"
+    overrides: dict = field(default_factory=dict)  # HRMConfig fields, e.g. {"H_cycles": 3}
+    batch_size: int = 64
+    lr: float = 2e-3
+    lr_warmup_steps: int = 100
+    lr_min_ratio: float = 1.0  # 1.0 = constant after warm-up, the reference default
+    weight_decay: float = 0.1
+    betas: tuple = (0.9, 0.95)
+    optimizer: str = "adamw"  # "adamw" or "adam_atan2" (the reference's)
+    puzzle_emb_lr: float | None = None  # None = same as lr
+    puzzle_emb_weight_decay: float | None = None  # None = same as weight_decay
+    loss_type: str = "stablemax"  # or "softmax"
+    augment: bool = True
+    max_steps: int = 2000
+    time_budget_s: float | None = None  # stop (with a checkpoint) after this much training time
+    stop_after_steps: int | None = None  # stop early at this step, as an interruption would
+    eval_every: int = 500
+    eval_limit: int | None = 500  # test examples per periodic evaluation (None = all)
+    checkpoint_every: int = 500
+    out_dir: str | None = None  # default: runs/<task>-<preset>
+    resume: bool = False
+    overwrite: bool = False
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.task is None and self.data is None:
+            raise ValueError("TrainConfig needs a data set: set `task` (a shipped name) or `data` (a CSV path)")
+        for name in ("batch_size", "max_steps", "eval_every", "checkpoint_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(self, name)}")
+        if self.optimizer not in ("adamw", "adam_atan2"):
+            raise ValueError(f"TrainConfig.optimizer must be 'adamw' or 'adam_atan2', got {self.optimizer!r}")
+        if self.loss_type not in ("stablemax", "softmax"):
+            raise ValueError(f"TrainConfig.loss_type must be 'stablemax' or 'softmax', got {self.loss_type!r}")
+        self.betas = tuple(self.betas)
+
+    @property
+    def run_dir(self) -> Path:
+        name = self.task if self.data is None else Path(self.data).stem
+        return Path(self.out_dir or f"runs/{name}-{self.preset}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+
+def load_data(cfg: TrainConfig) -> tuple[PuzzleSet, PuzzleSet | None]:
+    """The training split and the test split (None if there is none) named by the config."""
+    if cfg.data is not None:
+        train_set = load_csv(cfg.data)
+        test_set = load_csv(cfg.test_data) if cfg.test_data else None
+        return train_set, test_set
+    return load_task(cfg.task, "train"), load_task(cfg.task, "test")
+
+
+def build_model_config(cfg: TrainConfig, puzzles: PuzzleSet) -> HRMConfig:
+    """The preset, sized for the data's vocabulary and length, with the run's overrides."""
+    return get_preset(cfg.preset, vocab_size=puzzles.vocab_size, seq_len=puzzles.seq_len, **cfg.overrides)
+
+
+def data_signature(puzzles: PuzzleSet) -> dict:
+    """What a checkpoint records about its data, to refuse a mismatched one later."""
+    return {"name": puzzles.name, "kind": puzzles.kind, "vocab_size": int(puzzles.vocab_size),
+            "seq_len": int(puzzles.seq_len), "grid_size": int(puzzles.grid_size)}
+
+
+def make_optimizers(model: HRM, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, SignSGD | None]:
+    """AdamW or AdamATan2 for the weights; sign-SGD for the puzzle-embedding buffer (if any)."""
+    if cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    else:
+        opt = AdamATan2(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    emb_lr = cfg.lr if cfg.puzzle_emb_lr is None else cfg.puzzle_emb_lr
+    emb_wd = cfg.weight_decay if cfg.puzzle_emb_weight_decay is None else cfg.puzzle_emb_weight_decay
+    if model.puzzle_emb is None:  # puzzle_emb_ndim=0: no prefix token to train
+        return opt, None
+    return opt, SignSGD(model.puzzle_emb, lr=emb_lr, weight_decay=emb_wd)
+
+
+def _set_lr(cfg: TrainConfig, step: int, opt, emb_opt) -> float:
+    scale = lr_at(step, 1.0, cfg.lr_warmup_steps, cfg.max_steps, cfg.lr_min_ratio)
+    set_lr(opt, cfg.lr * scale)
+    if emb_opt is not None:
+        emb_lr = cfg.lr if cfg.puzzle_emb_lr is None else cfg.puzzle_emb_lr
+        set_lr(emb_opt, emb_lr * scale)
+    return cfg.lr * scale
+
+
+def _rng_state() -> dict:
+    """torch's global generators (exploration draws from them)."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _autocast(device: torch.device):
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _batch_on(inputs: torch.Tensor, labels: torch.Tensor, device: torch.device) -> dict:
+    return {
+        "inputs": inputs.to(device),
+        "labels": labels.to(device),
+        "puzzle_identifiers": torch.zeros(inputs.shape[0], dtype=torch.long, device=device),
+    }
+
+
+def _check_run_dir(cfg: TrainConfig, model_cfg: HRMConfig, puzzles: PuzzleSet) -> dict | None:
+    """Refuse to overwrite another run; on resume, load and check the checkpoint."""
+    ckpt_path = cfg.run_dir / "checkpoint.pt"
+    if not ckpt_path.exists():
+        if cfg.resume:
+            raise FileNotFoundError(f"--resume: no checkpoint to resume in {cfg.run_dir}")
+        return None
+    if cfg.overwrite and not cfg.resume:
+        return None
+    if not cfg.resume:
+        raise FileExistsError(
+            f"{cfg.run_dir} already holds a checkpoint from another run; pass resume=True "
+            f"(--resume) to continue it, overwrite=True (--overwrite) to replace it, "
+            f"or choose another out_dir (--out)")
+    ckpt = load_checkpoint(ckpt_path)
+    diffs = config_differences(ckpt["model_config"], model_cfg.to_dict())
+    diffs += config_differences(ckpt["data"], data_signature(puzzles))
+    saved = {k: v for k, v in ckpt["train_config"].items() if k not in RESUMABLE_CHANGES}
+    now = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE_CHANGES}
+    diffs += config_differences(saved, now)
+    if diffs:
+        raise ValueError(f"cannot resume {ckpt_path}: this run differs from the checkpoint in " + "; ".join(diffs))
+    return ckpt
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train (or resume) a run. Returns {"model", "model_config", "history", "step", "checkpoint"}."""
+    device = get_device(cfg.device)
+    train_set, test_set = load_data(cfg)
+    model_cfg = build_model_config(cfg, train_set)
+    ckpt = _check_run_dir(cfg, model_cfg, train_set)
+
+    torch.manual_seed(cfg.seed)
+    model = HRM(model_cfg).to(device)
+    opt, emb_opt = make_optimizers(model, cfg)
+    batches = TrainBatches(train_set, cfg.batch_size, augment=cfg.augment, seed=cfg.seed)
+    step, carry, history, train_time = 0, None, [], 0.0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        batches.load_state_dict(ckpt["batches"])
+        carry = ACTCarry.from_state(ckpt["carry"]).to(device) if ckpt["carry"] else None
+        _set_rng_state(ckpt["rng"])
+        step, history, train_time = ckpt["step"], list(ckpt["history"]), ckpt["train_time_s"]
+
+    def save() -> Path:
+        path = cfg.run_dir / "checkpoint.pt"
+        save_checkpoint(path, {
+            "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(),
+            "data": data_signature(train_set), "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "carry": carry.to_state() if carry is not None else {},
+            "batches": done["batches"], "rng": done["rng"], "step": step, "history": history,
+            "train_time_s": train_time,
+        })
+        return path
+
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.run_dir / "config.json").write_text(json.dumps(
+        {"train": cfg.to_dict(), "model": model_cfg.to_dict(), "data": data_signature(train_set)}, indent=2))
+    stop_at = min(cfg.max_steps, cfg.stop_after_steps or cfg.max_steps)
+    bar = tqdm(total=cfg.max_steps, initial=step, disable=not cfg.progress, desc=f"train {train_set.name}")
+    model.train()
+    # `done` is the state as of the last completed step: an interruption in the middle of a step
+    # saves this, not the half-done step, so nothing is lost and nothing is counted twice.
+    done = {"batches": batches.state_dict(), "rng": _rng_state()}
+    try:
+        while step < stop_at:
+            if cfg.time_budget_s is not None and train_time >= cfg.time_budget_s:
+                break
+            t0 = time.perf_counter()
+            lr = _set_lr(cfg, step, opt, emb_opt)
+            inputs, labels = next(batches)
+            batch = _batch_on(inputs, labels, device)
+            if carry is None:
+                validate_inputs(batch["inputs"], model_cfg)
+                carry = model.initial_carry(batch)
+            with _autocast(device):
+                new_carry, outputs = model(carry, batch)
+                loss, metrics = act_loss(outputs, new_carry.current_data["labels"], halted=new_carry.halted,
+                                         steps=new_carry.steps, loss_type=cfg.loss_type)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            if emb_opt is not None:
+                emb_opt.step()
+                emb_opt.zero_grad()
+            carry, step = new_carry, step + 1
+            done = {"batches": batches.state_dict(), "rng": _rng_state()}
+            train_time += time.perf_counter() - t0
+            bar.update(1)
+            record = {"step": step, "time_s": round(train_time, 3), "lr": lr, "loss": metrics["loss"]}
+            if float(metrics["count"]) > 0:
+                record["train_exact"] = float(metrics["exact_accuracy"])
+                record["train_accuracy"] = float(metrics["accuracy"])
+            bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record.get('train_exact', float('nan')):.2f}")
+            if test_set is not None and (step % cfg.eval_every == 0 or step == cfg.max_steps):
+                t1 = time.perf_counter()
+                result = evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
+                                  limit=cfg.eval_limit, progress=False)
+                model.train()
+                record.update({f"test_{k}": v for k, v in result.items() if not isinstance(v, list)})
+                record["eval_time_s"] = round(time.perf_counter() - t1, 3)
+                bar.write(f"step {step}: test exact {result['exact_accuracy']:.3f}, "
+                          f"cell {result['accuracy']:.3f} ({record['eval_time_s']:.1f} s)")
+            history.append(record)
+            if step % cfg.checkpoint_every == 0:
+                save()
+    except KeyboardInterrupt:
+        bar.write(f"interrupted at step {step}: saving a checkpoint in {cfg.run_dir}")
+        raise
+    finally:
+        bar.close()
+        path = save()
+    if not math.isfinite(history[-1]["loss"] if history else 0.0):
+        raise FloatingPointError(f"training diverged: the loss is {history[-1]['loss']} at step {step}")
+    return {"model": model, "model_config": model_cfg, "history": history, "step": step, "checkpoint": path}
+
+
+def _parse_value(text: str):
+    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, else the string."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
+    p = argparse.ArgumentParser(prog="python -m hrm_minimal.train", description=__doc__.splitlines()[0])
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--task", default=None, help="shipped data set, e.g. sudoku-6x6 (default)")
+    src.add_argument("--data", default=None, help="training CSV in the Sudoku-Extreme or Maze-Hard format")
+    p.add_argument("--test-data", default=None, help="test CSV to evaluate on (with --data)")
+    p.add_argument("--preset", default="cpu-small", help="model preset (cpu-tiny, cpu-small, paper, ...)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model setting, e.g. --set H_cycles=3 (repeatable)")
+    p.add_argument("--steps", dest="max_steps", type=int, default=2000, help="optimiser steps (segments)")
+    p.add_argument("--time-budget", dest="time_budget_s", type=float, default=None, help="stop after S s of training")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", dest="lr_warmup_steps", type=int, default=100)
+    p.add_argument("--lr-min-ratio", type=float, default=1.0)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--optimizer", choices=["adamw", "adam_atan2"], default="adamw")
+    p.add_argument("--loss", dest="loss_type", choices=["stablemax", "softmax"], default="stablemax")
+    p.add_argument("--no-augment", dest="augment", action="store_false")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--eval-limit", type=int, default=500, help="test examples per evaluation (0 = all)")
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--out", dest="out_dir", default=None, help="run folder (default runs/<task>-<preset>)")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in the run folder")
+    p.add_argument("--overwrite", action="store_true", help="replace the run saved in the run folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--dry-run", action="store_true", help="build model and data, print the config, exit")
+    a = p.parse_args(argv)
+    overrides = {}
+    for item in a.overrides:
+        if "=" not in item:
+            p.error(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = _parse_value(value.strip())
+    task = a.task if (a.task or a.data) else "sudoku-6x6"
+    cfg = TrainConfig(
+        task=task if a.data is None else None, data=a.data, test_data=a.test_data, preset=a.preset,
+        overrides=overrides, batch_size=a.batch_size, lr=a.lr, lr_warmup_steps=a.lr_warmup_steps,
+        lr_min_ratio=a.lr_min_ratio, weight_decay=a.weight_decay, optimizer=a.optimizer,
+        loss_type=a.loss_type, augment=a.augment, max_steps=a.max_steps, time_budget_s=a.time_budget_s,
+        eval_every=a.eval_every, eval_limit=a.eval_limit or None, checkpoint_every=a.checkpoint_every,
+        out_dir=a.out_dir, resume=a.resume, overwrite=a.overwrite, seed=a.seed, device=a.device,
+        progress=a.progress)
+    return cfg, a.dry_run
+
+
+def dry_run(cfg: TrainConfig) -> None:
+    """Print the resolved configuration, the device and the parameter count."""
+    train_set, test_set = load_data(cfg)
+    model_cfg = build_model_config(cfg, train_set)
+    model = HRM(model_cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"data: {train_set.name} ({train_set.kind}, {len(train_set)} train, "
+          f"{len(test_set) if test_set is not None else 0} test, vocab {train_set.vocab_size}, seq_len {train_set.seq_len})")
+    print("model: " + json.dumps(model_cfg.to_dict()))
+    print("train: " + json.dumps({k: v for k, v in cfg.to_dict().items() if k != "overrides"}))
+    print(f"run folder: {cfg.run_dir}")
+    print(f"device: {get_device(cfg.device)}")
+    print(f"parameters: {n_params:,}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg, is_dry = _parse_args(argv)
+        if is_dry:
+            dry_run(cfg)
+            return 0
+        result = train(cfg)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stopped; resume with the same command plus --resume", file=sys.stderr)
+        return 130
+    last = result["history"][-1] if result["history"] else {}
+    print(f"finished at step {result['step']}; checkpoint: {result['checkpoint']}")
+    if "test_exact_accuracy" in last:
+        print(f"test exact accuracy {last['test_exact_accuracy']:.4f}, cell accuracy {last['test_accuracy']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Training loop, checkpoints, resume, evaluation and the command lines."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hrm_minimal import train as train_mod
+from hrm_minimal.checkpoint import load_checkpoint
+from hrm_minimal.data import load_task
+from hrm_minimal.evaluate import evaluate, load_model, main as evaluate_main, validate_inputs
+from hrm_minimal.train import TrainConfig, main as train_main, train
+
+TINY = dict(task="sudoku-4x4", preset="cpu-tiny", batch_size=16, max_steps=12, eval_every=1000,
+            eval_limit=32, checkpoint_every=1000, lr_warmup_steps=3, progress=False, seed=3)
+
+
+def _tiny(tmp_path, name="run", **kw) -> TrainConfig:
+    return TrainConfig(**{**TINY, "out_dir": str(tmp_path / name), **kw})
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_stop_and_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    whole = train(_tiny(tmp_path, "whole", eval_every=4))
+    part = train(_tiny(tmp_path, "split", eval_every=4, stop_after_steps=5))
+    assert part["step"] == 5
+    assert not _same_weights(part["model"].state_dict(), whole["model"].state_dict())
+    resumed = train(_tiny(tmp_path, "split", eval_every=4, resume=True))
+    assert resumed["step"] == 12
+    assert _same_weights(resumed["model"].state_dict(), whole["model"].state_dict())
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in whole["history"]]
+
+
+def test_an_interrupted_step_is_not_saved_half_done(tmp_path, monkeypatch):
+    whole = train(_tiny(tmp_path, "whole", max_steps=8))
+    calls = {"n": 0}
+    real_loss = train_mod.act_loss
+
+    def interrupt_on_sixth_step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "act_loss", interrupt_on_sixth_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(_tiny(tmp_path, "cut", max_steps=8))
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["step"] == 5
+    monkeypatch.setattr(train_mod, "act_loss", real_loss)
+    resumed = train(_tiny(tmp_path, "cut", max_steps=8, resume=True))
+    assert _same_weights(resumed["model"].state_dict(), whole["model"].state_dict())
+
+
+def test_checkpoint_holds_everything_needed_and_loads_weights_only(tmp_path):
+    train(_tiny(tmp_path, max_steps=3))
+    path = tmp_path / "run" / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=True)
+    for key in ("model", "optimizer", "model_config", "train_config", "carry", "rng", "step", "batches", "data"):
+        assert key in ckpt, key
+    assert ckpt["step"] == 3
+    assert set(ckpt["carry"]) >= {"steps", "halted"}
+    model, _ = load_model(str(path))
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_a_run_refuses_to_overwrite_another_runs_checkpoint(tmp_path):
+    train(_tiny(tmp_path, max_steps=2))
+    with pytest.raises(FileExistsError, match="--resume.*--overwrite"):
+        train(_tiny(tmp_path, max_steps=2))
+    again = train(_tiny(tmp_path, max_steps=2, overwrite=True, seed=4))
+    assert again["step"] == 2
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    train(_tiny(tmp_path, max_steps=2))
+    with pytest.raises(ValueError, match="lr"):
+        train(_tiny(tmp_path, max_steps=4, resume=True, lr=1e-2))
+    with pytest.raises(ValueError, match="H_cycles"):
+        train(_tiny(tmp_path, max_steps=4, resume=True, overrides={"H_cycles": 3}))
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(_tiny(tmp_path, resume=True))
+
+
+def test_loss_is_finite_and_history_is_recorded(tmp_path):
+    result = train(_tiny(tmp_path, max_steps=4, eval_every=2))
+    assert len(result["history"]) == 4
+    assert all(torch.isfinite(torch.tensor(h["loss"])) for h in result["history"])
+    assert "test_exact_accuracy" in result["history"][1]
+
+
+def test_dry_run_prints_the_paper_parameter_count(capsys):
+    assert train_main(["--task", "sudoku-9x9", "--preset", "paper", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "parameters: 27,275,266" in out.splitlines()
+    assert "device: cpu" in out
+
+
+def test_cli_rejects_an_unknown_preset_naming_the_choices(capsys):
+    assert train_main(["--task", "sudoku-4x4", "--preset", "huge", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "huge" in err and "cpu-tiny" in err and "paper" in err
+
+
+def test_cli_rejects_a_non_positive_cycle_count(capsys):
+    assert train_main(["--task", "sudoku-4x4", "--preset", "cpu-tiny", "--set", "H_cycles=0", "--dry-run"]) == 2
+    assert "H_cycles" in capsys.readouterr().err
+
+
+def test_cli_rejects_an_unknown_task(capsys):
+    assert train_main(["--task", "sudoku-5x5", "--dry-run"]) == 2
+    assert "sudoku-6x6" in capsys.readouterr().err
+
+
+def test_validate_inputs_names_the_problem():
+    from hrm_minimal.presets import get_preset
+
+    cfg = get_preset("cpu-tiny", vocab_size=6, seq_len=16)
+    validate_inputs(torch.ones(2, 16, dtype=torch.long), cfg)
+    with pytest.raises(ValueError, match="length 15.*seq_len 16"):
+        validate_inputs(torch.ones(2, 15, dtype=torch.long), cfg)
+    with pytest.raises(ValueError, match="token id 6.*vocabulary 0..5"):
+        validate_inputs(torch.full((2, 16), 6, dtype=torch.long), cfg)
+    with pytest.raises(TypeError, match="integer"):
+        validate_inputs(torch.ones(2, 16), cfg)
+
+
+def test_evaluate_reports_every_metric(tmp_path):
+    result = train(_tiny(tmp_path, max_steps=3))
+    test_set = load_task("sudoku-4x4", "test")
+    r = evaluate(result["model"], test_set, batch_size=16, limit=20, progress=False)
+    assert r["count"] == 20
+    assert len(r["exact_by_segment"]) == result["model_config"].halt_max_steps
+    assert 1 <= r["mean_segments"] <= result["model_config"].halt_max_steps
+    for key in ("exact_accuracy", "accuracy", "q_halt_accuracy", "exact_at_q_halt", "blank_accuracy"):
+        assert 0.0 <= r[key] <= 1.0
+    assert r["exact_accuracy"] == r["exact_by_segment"][-1]
+    longer = evaluate(result["model"], test_set, batch_size=16, limit=20, max_steps=6, progress=False)
+    assert len(longer["exact_by_segment"]) == 6
+
+
+def test_evaluate_leaves_the_random_state_alone(tmp_path):
+    result = train(_tiny(tmp_path, max_steps=2))
+    before = torch.get_rng_state()
+    evaluate(result["model"], load_task("sudoku-4x4", "test"), batch_size=8, limit=8, progress=False)
+    assert torch.equal(before, torch.get_rng_state())
+
+
+def test_evaluate_cli_prints_the_headline_and_rejects_another_vocabulary(tmp_path, capsys):
+    train(_tiny(tmp_path, max_steps=2))
+    ckpt = str(tmp_path / "run" / "checkpoint.pt")
+    assert evaluate_main([ckpt, "--limit", "16"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].startswith("exact accuracy: ")
+    assert "exact accuracy by segment" in out and "Q-halt accuracy" in out
+    assert evaluate_main([ckpt, "--task", "sudoku-9x9", "--limit", "4"]) == 2
+    assert "vocab_size" in capsys.readouterr().err
+
+
+def test_evaluate_rejects_a_file_that_is_not_a_checkpoint(tmp_path, capsys):
+    bogus = tmp_path / "bogus.pt"
+    torch.save({"weights": torch.zeros(2)}, bogus)
+    assert evaluate_main([str(bogus)]) == 2
+    assert "not an hrm_minimal checkpoint" in capsys.readouterr().err
+
+
+def test_load_model_refuses_another_config(tmp_path):
+    from hrm_minimal.presets import get_preset
+
+    train(_tiny(tmp_path, max_steps=1))
+    other = get_preset("cpu-tiny", vocab_size=6, seq_len=16, H_cycles=3)
+    with pytest.raises(ValueError, match="another model config.*H_cycles"):
+        load_model(str(tmp_path / "run" / "checkpoint.pt"), expect=other)
+
+
+@pytest.mark.slow
+def test_train_cli_end_to_end(tmp_path):
+    out = tmp_path / "cli"
+    cmd = [sys.executable, "-m", "hrm_minimal.train", "--task", "sudoku-4x4", "--preset", "cpu-tiny",
+           "--steps", "6", "--eval-every", "3", "--eval-limit", "16", "--out", str(out), "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "test exact accuracy" in done.stdout
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 2 and "--resume" in again.stderr
+    resumed = subprocess.run(cmd[:8] + ["8"] + cmd[9:] + ["--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "finished at step 8" in resumed.stdout

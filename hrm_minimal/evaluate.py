@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from hrm_minimal.checkpoint import config_differences, load_checkpoint
 from hrm_minimal.config import HRMConfig
 from hrm_minimal.data import IGNORE_LABEL_ID, PuzzleSet, load_csv, load_task, make_loader
+from hrm_minimal.metrics import sequence_correct
 from hrm_minimal.model import HRM
 from hrm_minimal.utils import get_device
 
@@ -86,16 +87,16 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress) ->
         correct_at_halt = torch.zeros(b, dtype=torch.bool, device=device)
         for segment in range(steps):
             carry, out = model(carry, batch, max_steps=steps)
-            preds = out["logits"].argmax(-1)
-            mask = labels != IGNORE_LABEL_ID
-            right = (preds == labels) & mask
-            seq_correct = (right | ~mask).all(-1)
+            preds = out["logits"].argmax(-1)  # (B, S)
+            seq_correct = sequence_correct(preds, labels)  # (B,)
             exact_by_segment[segment] += int(seq_correct.sum())
             first_halt = (out["q_halt_logits"] > out["q_continue_logits"]) & (halt_at == steps)
             first_halt &= segment < steps - 1  # the last segment halts anyway
             halt_at = torch.where(first_halt, torch.full_like(halt_at, segment + 1), halt_at)
             correct_at_halt = torch.where(first_halt, seq_correct, correct_at_halt)
         correct_at_halt = torch.where(halt_at == steps, seq_correct, correct_at_halt)
+        mask = labels != IGNORE_LABEL_ID  # (B, S) cells that count
+        right = (preds == labels) & mask
         count += b
         cells += int(mask.sum())
         right_cells += int(right.sum())

@@ -4,7 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-IGNORE_LABEL_ID = -100
+from .data.puzzle_set import IGNORE_LABEL_ID
+from .metrics import sequence_correct
+
 Q_LOSS_WEIGHT = 0.5  # total = lm + 0.5 * (q_halt + q_continue)
 
 
@@ -78,8 +80,9 @@ def act_loss(outputs: dict, labels: torch.Tensor, halted: torch.Tensor | None = 
     lm_loss = (token_loss / divisor).sum(-1).mean().float()
 
     with torch.no_grad():
-        is_correct = mask & (logits.argmax(-1) == labels)  # (B, S)
-        seq_correct = is_correct.sum(-1) == counts  # (B,) whole sequence right
+        preds = logits.argmax(-1)  # (B, S)
+        is_correct = mask & (preds == labels)  # (B, S)
+        seq_correct = sequence_correct(preds, labels)  # (B,) whole sequence right
     # L_halt = BCE(Q_halt, 1[sequence correct]);  L_continue = BCE(Q_continue, target_q_continue)
     q_halt_loss = F.binary_cross_entropy_with_logits(q_halt.float(), seq_correct.float())
     if "target_q_continue" in outputs:

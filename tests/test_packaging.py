@@ -21,8 +21,9 @@ def _pyproject() -> dict:
 
 def _conda_names() -> set[str]:
     names = set()
-    for line in (ROOT / "environment.yml").read_text().splitlines():
-        m = re.match(r"^  - ([A-Za-z0-9_.\-]+)", line)  # top-level conda dependencies only
+    text = (ROOT / "environment.yml").read_text()
+    for line in text.split("dependencies:", 1)[1].splitlines():
+        m = re.match(r"^  - ([A-Za-z0-9_.\-]+)", line)  # conda packages (not the pip: list)
         if m and m.group(1) not in ("pip", "python"):
             names.add(CONDA_NAMES.get(m.group(1).lower(), m.group(1).lower()))
     return names

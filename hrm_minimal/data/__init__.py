@@ -4,7 +4,7 @@ Encodings follow the reference: Sudoku 0 = PAD, 1 = blank, digit d -> d + 1; maz
 """
 from __future__ import annotations
 
-from .augment import augment_batch, sudoku_permutations
+from .augment import augment_batch, permute_digits, sudoku_permutations
 from .csv_io import (
     CSVFormatError,
     load_csv,
@@ -62,7 +62,7 @@ __all__ = [
     "augment_batch", "box_shape", "count_solutions", "datasets_dir", "decode_maze", "decode_sudoku", "dihedral",
     "encode_maze", "encode_sudoku", "generate", "generate_maze", "generate_sudoku", "generate_mazes",
     "grid_to_string", "is_solution",
-    "list_tasks", "load_csv", "load_task", "make_loader", "maze_csv_text", "parse_grid", "parse_maze",
+    "list_tasks", "load_csv", "permute_digits", "load_task", "make_loader", "maze_csv_text", "parse_grid", "parse_maze",
     "path_length", "rate", "read_maze_csv", "read_sudoku_csv", "shortest_path", "solve", "solve_maze", "solves",
     "sudoku_csv_text", "sudoku_permutations", "task_path", "write_csv", "write_maze_csv", "write_sudoku_csv",
 ]

@@ -36,9 +36,24 @@ def sudoku_permutations(
     if br == bc:  # square boxes only, see the module docstring
         flip = rng.random(batch) < 0.5
         cells[flip] = cells[flip].transpose(0, 2, 1)
-    digits = np.argsort(rng.random((batch, n)), axis=1) + 2  # (B, n): token d+1 -> digits[d-1]
-    maps = np.concatenate([np.tile([0, 1], (batch, 1)), digits], axis=1)
+    perms = np.argsort(rng.random((batch, n)), axis=1) + 1  # (B, n): digit d -> perms[d-1]
+    maps = digit_token_map(perms)  # (B, n+2) token maps
     return cells.reshape(batch, n * n), maps
+
+
+def digit_token_map(perm) -> np.ndarray:
+    """Token maps (..., n+2) of digit permutations (..., n) of 1..n: PAD 0 and blank 1 stay, d+1 -> perm[d-1]+1."""
+    perm = np.asarray(perm)
+    fixed = np.broadcast_to(np.array([0, 1], dtype=perm.dtype), perm.shape[:-1] + (2,))
+    return np.concatenate([fixed, perm + 1], axis=-1)
+
+
+def permute_digits(tokens, perm) -> np.ndarray:
+    """Sudoku tokens (any shape) with digit d relabelled perm[d-1]; PAD and blank unchanged."""
+    perm = np.asarray(perm)
+    if sorted(perm.tolist()) != list(range(1, len(perm) + 1)):
+        raise ValueError(f"perm must be a permutation of 1..{len(perm)}, got {perm.tolist()}")
+    return digit_token_map(perm)[np.asarray(tokens)]
 
 
 def _check(kind, inputs, labels, grid_size, box) -> None:

@@ -1,0 +1,168 @@
+"""The committed notebooks are what `python tools/build_notebooks.py` makes from the sources.
+
+Compares cell ids, types, sources and tags (outputs aside), checks that no solution text leaks into
+lessons/, and checks the notebook conventions (badge, Colab install cell, closing sections).
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_build_tool():
+    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("build_notebooks", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build_tool()
+SOURCES = build.find_sources()
+IDS = [p.stem for p in SOURCES]
+
+
+def _read(folder: str, stem: str) -> nbformat.NotebookNode:
+    path = ROOT / folder / f"{stem}.ipynb"
+    assert path.exists(), f"{path.relative_to(ROOT)} missing: run python tools/build_notebooks.py"
+    return nbformat.read(path, as_version=4)
+
+
+def test_there_are_lesson_sources():
+    assert [p.stem[:2] for p in SOURCES][:2] == ["00", "01"]
+
+
+def test_every_committed_notebook_has_a_source():
+    stems = set(IDS)
+    for folder in ("lessons", "solutions"):
+        for path in (ROOT / folder).glob("*.ipynb"):
+            assert path.stem in stems, f"{folder}/{path.name} has no source solutions/{path.stem}.py"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_committed_notebooks_match_the_build(source):
+    student, solution = build.build_pair(source)
+    for folder, built in (("lessons", student), ("solutions", solution)):
+        committed = _read(folder, source.stem)
+        assert build.structure(committed) == build.structure(built), (
+            f"{folder}/{source.stem}.ipynb is stale: run python tools/build_notebooks.py {source.stem[:2]}")
+        assert committed.metadata.get("kernelspec", {}).get("name") == "python3"
+        assert committed.metadata.get("hrm_course") == built.metadata["hrm_course"]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_no_solution_text_leaks_into_lessons(source):
+    lesson = _read("lessons", source.stem)
+    text = "\n".join(cell.source for cell in lesson.cells)
+    for marker in build.MARKERS:
+        assert marker not in text
+    _, solution = build.build_pair(source)
+    outside = "\n".join(
+        line for cell in lesson.cells for line in cell.source.split("\n"))
+    for cell in solution.cells:
+        for region in build.solution_regions(cell.source):
+            for line in region.split("\n"):
+                code = line.strip()
+                if len(code) >= 12 and not code.startswith("#"):
+                    assert code not in outside, f"solution line leaked into lessons/{source.stem}.ipynb: {code!r}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_lessons_are_cleared_and_solutions_executed(source):
+    lesson, solution = _read("lessons", source.stem), _read("solutions", source.stem)
+    for cell in lesson.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    code = [c for c in solution.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "solutions must be committed executed"
+    assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_notebook_conventions(source):
+    lesson = _read("lessons", source.stem)
+    first, install = lesson.cells[0], lesson.cells[1]
+    assert first.cell_type == "markdown" and first.source.startswith("# Lesson")
+    assert build.colab_url("lessons", source.stem) in first.source
+    assert install.cell_type == "code" and '"google.colab" in sys.modules' in install.source
+    pip_lines = [line for line in install.source.split("\n") if "pip" in line and not line.lstrip().startswith("#")]
+    assert pip_lines and all(build.pip_url() in line and "torch" not in line for line in pip_lines)
+    assert lesson.cells[2].cell_type == "code" and "check_environment" in lesson.cells[2].source
+    headings = [c.source.split("\n")[0] for c in lesson.cells if c.cell_type == "markdown"]
+    assert any(h.startswith("## What you built") for h in headings)
+    assert any(h.startswith("## Questions") for h in headings)
+    for cell in lesson.cells:
+        exercise = cell.metadata.get("exercise")
+        if exercise:
+            assert f'raise NotImplementedError("Exercise {exercise}")' in cell.source
+            assert any(f"## Exercise {exercise}:" in c.source for c in lesson.cells if c.cell_type == "markdown")
+        if cell.cell_type == "code" and re.search(r"\btqdm\b|plt\.|interact\(", cell.source):
+            tags = cell.metadata.get("tags", [])
+            assert "nbval-check-output" not in tags, f"cell {cell.id}: plots/progress bars are never compared"
+
+
+# --------------------------------------------------------------------------- the transforms
+
+
+def test_student_source_stubs_with_indentation_and_drops_hidden_tests():
+    source = "\n".join([
+        "def f(x):",
+        '    """Doc."""',
+        "    ### BEGIN SOLUTION",
+        "    return x + 1",
+        "    ### END SOLUTION",
+        "",
+        "### BEGIN HIDDEN TESTS",
+        "assert f(1) == 2",
+        "### END HIDDEN TESTS",
+        "print('kept')",
+    ])
+    out = build.student_source(source, "3.2")
+    assert out.split("\n") == [
+        "def f(x):",
+        '    """Doc."""',
+        "    # YOUR CODE HERE",
+        '    raise NotImplementedError("Exercise 3.2")',
+        "",
+        "print('kept')",
+    ]
+    assert build.solution_regions(source) == ["    return x + 1"]
+    assert build.solution_source(source) == source
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1", "never closed"),
+    ("x = 1\n### END SOLUTION", "without"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "nested"),
+])
+def test_unbalanced_markers_are_rejected(source, message):
+    with pytest.raises(ValueError, match=message):
+        build.student_source(source, "1.1")
+
+
+def test_solution_region_needs_an_exercise_number():
+    with pytest.raises(ValueError, match="exercise number"):
+        build.student_source("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", None)
+
+
+def test_build_pair_fills_badges_and_sets_stable_ids(tmp_path):
+    source = tmp_path / "07_demo.py"
+    source.write_text(
+        '# %% [markdown]\n# # Lesson 07\n# {{COLAB_BADGE}}\n\n'
+        '# %% exercise="7.1" tags=["keep"]\ndef f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n'
+    )
+    student, solution = build.build_pair(source)
+    assert [c.id for c in student.cells] == ["07-000", "07-001"]
+    assert build.colab_url("lessons", "07_demo") in student.cells[0].source
+    assert build.colab_url("solutions", "07_demo") in solution.cells[0].source
+    assert student.metadata["hrm_course"] == {"lesson": "07_demo", "exercises": ["7.1"]}
+    assert student.cells[1].metadata == {"tags": ["keep"], "exercise": "7.1"}
+    assert "return 1" not in student.cells[1].source and "return 1" in solution.cells[1].source
+    assert nbformat.writes(student) == nbformat.writes(build.build_pair(source)[0])  # byte-stable

@@ -1,0 +1,331 @@
+"""Build the course notebooks from their jupytext sources: `python tools/build_notebooks.py`.
+
+Each lesson has one source of truth, `solutions/NN_name.py` (jupytext percent format). From it this
+script writes two notebooks:
+
+* `lessons/NN_name.ipynb`   the student copy: every `### BEGIN SOLUTION` ... `### END SOLUTION`
+  region becomes `# YOUR CODE HERE` + `raise NotImplementedError("Exercise N.k")`, hidden-test
+  regions are dropped, outputs are cleared;
+* `solutions/NN_name.ipynb` the complete notebook, executed on CPU (working directory `solutions/`)
+  so that it reads well on GitHub and nbval has outputs to compare.
+
+Usage:
+    python tools/build_notebooks.py                 # all lessons, solutions executed
+    python tools/build_notebooks.py 00 01_puzzles   # some lessons (number or file stem)
+    python tools/build_notebooks.py --no-execute    # structure only; unchanged cells keep outputs
+    python tools/build_notebooks.py --check         # exit 1 if the committed notebooks are stale
+
+Source conventions: a cell holding a solution region carries its exercise number on its `# %%` line
+(`# %% exercise="1.1"`); nbval tags go there too (`# %% tags=["nbval-check-output"]`). The
+placeholders `{{COLAB_BADGE}}` and `{{PIP_URL}}` are filled from REPO and BRANCH below, the one
+place the repository address lives. This file is build tooling: nothing in `hrm_minimal` imports it.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import re
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+# The one place the repository address lives (Colab badges and the Colab install cell).
+REPO = "hrm-course/hrm-course"
+BRANCH = "main"
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE_DIR = ROOT / "solutions"
+LESSON_DIR = ROOT / "lessons"
+SOURCE_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
+
+CELL_TIMEOUT_S = 120  # the same per-cell limit nbval uses
+BUDGET_S = 150  # per-lesson CPU budget (2.5 minutes as the student runs it)
+KEPT_CELL_METADATA = ("tags", "exercise")
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
+STUB = ("# YOUR CODE HERE", 'raise NotImplementedError("Exercise {exercise}")')
+
+
+def colab_url(folder: str, stem: str) -> str:
+    """Colab address of a committed notebook, e.g. colab_url("lessons", "00_setup")."""
+    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{folder}/{stem}.ipynb"
+
+
+def pip_url() -> str:
+    """What the Colab install cell installs: the package straight from the repository."""
+    return f"git+https://github.com/{REPO}@{BRANCH}"
+
+
+def colab_badge(folder: str, stem: str) -> str:
+    """Markdown for the "Open in Colab" badge of one notebook."""
+    badge = "https://colab.research.google.com/assets/colab-badge.svg"
+    return f"[![Open In Colab]({badge})]({colab_url(folder, stem)})"
+
+
+# --------------------------------------------------------------------------- source transforms
+
+
+def _regions(lines: list[str], begin: str, end: str, where: str) -> list[tuple[int, int]]:
+    """(begin index, end index) of each marked region; ValueError on unbalanced markers."""
+    regions, start = [], None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text == begin:
+            if start is not None:
+                raise ValueError(f"{where}: nested '{begin}' (line {i + 1})")
+            start = i
+        elif text == end:
+            if start is None:
+                raise ValueError(f"{where}: '{end}' without '{begin}' (line {i + 1})")
+            regions.append((start, i))
+            start = None
+    if start is not None:
+        raise ValueError(f"{where}: '{begin}' on line {start + 1} is never closed")
+    return regions
+
+
+def solution_regions(source: str, where: str = "cell") -> list[str]:
+    """The text inside each solution region of a cell source (markers excluded)."""
+    lines = source.split("\n")
+    return ["\n".join(lines[a + 1 : b]) for a, b in _regions(lines, BEGIN_SOLUTION, END_SOLUTION, where)]
+
+
+def student_source(source: str, exercise: str | None, where: str = "cell") -> str:
+    """Replace solution regions by the stub and drop hidden tests (the student's copy of a cell)."""
+    lines = source.split("\n")
+    hidden = _regions(lines, BEGIN_HIDDEN, END_HIDDEN, where)
+    solutions = _regions(lines, BEGIN_SOLUTION, END_SOLUTION, where)
+    if solutions and not exercise:
+        raise ValueError(f'{where}: a solution region needs the exercise number on its "# %%" line, '
+                         'e.g. # %% exercise="1.1"')
+    out, skip_until = [], -1
+    starts = {a: b for a, b in solutions}
+    hidden_starts = {a: b for a, b in hidden}
+    for i, line in enumerate(lines):
+        if i <= skip_until:
+            continue
+        if i in hidden_starts:
+            skip_until = hidden_starts[i]
+        elif i in starts:
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + stub.format(exercise=exercise) for stub in STUB)
+            skip_until = starts[i]
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def solution_source(source: str, where: str = "cell") -> str:
+    """The solved copy of a cell: solution markers kept (nbgrader style), hidden tests kept."""
+    lines = source.split("\n")
+    _regions(lines, BEGIN_HIDDEN, END_HIDDEN, where)
+    _regions(lines, BEGIN_SOLUTION, END_SOLUTION, where)
+    return source
+
+
+def _fill(text: str, folder: str, stem: str) -> str:
+    return text.replace("{{COLAB_BADGE}}", colab_badge(folder, stem)).replace("{{PIP_URL}}", pip_url())
+
+
+# --------------------------------------------------------------------------- building
+
+
+def find_sources(names: list[str] | None = None) -> list[Path]:
+    """Lesson sources in solutions/, all of them or those named by number or stem."""
+    sources = sorted(p for p in SOURCE_DIR.glob("*.py") if SOURCE_PATTERN.match(p.name))
+    if not names:
+        return sources
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        hits = [p for p in sources if p.stem == stem or p.stem.split("_")[0] == stem or p.stem.startswith(stem)]
+        if len(hits) != 1:
+            known = ", ".join(p.stem for p in sources)
+            raise ValueError(f"lesson {name!r} matches {len(hits)} sources (known: {known})")
+        chosen.append(hits[0])
+    return chosen
+
+
+def _new_notebook(stem: str, exercises: list[str]) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = nbformat.from_dict(
+        {
+            "kernelspec": dict(KERNELSPEC),
+            "language_info": {"name": "python"},
+            "hrm_course": {"lesson": stem, "exercises": exercises},
+        }
+    )
+    return nb
+
+
+def build_pair(source_path: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    """(student notebook, solution notebook) for one source, both unexecuted."""
+    source_path = Path(source_path)
+    stem = source_path.stem
+    text = jupytext.read(source_path, fmt="py:percent")
+    exercises = []
+    for cell in text.cells:
+        exercise = cell.metadata.get("exercise")
+        if exercise is not None and str(exercise) not in exercises:
+            exercises.append(str(exercise))
+    student, solution = _new_notebook(stem, exercises), _new_notebook(stem, exercises)
+    for index, cell in enumerate(text.cells):
+        where = f"{source_path.name} cell {index}"
+        metadata = {k: copy.deepcopy(cell.metadata[k]) for k in KEPT_CELL_METADATA if k in cell.metadata}
+        if "exercise" in metadata:
+            metadata["exercise"] = str(metadata["exercise"])
+        cell_id = f"{stem[:2]}-{index:03d}"
+        if cell.cell_type == "code":
+            exercise = metadata.get("exercise")
+            pairs = (
+                (student, _fill(student_source(cell.source, exercise, where), "lessons", stem)),
+                (solution, _fill(solution_source(cell.source, where), "solutions", stem)),
+            )
+            for nb, src in pairs:
+                nb.cells.append(nbformat.v4.new_code_cell(src, metadata=copy.deepcopy(metadata), id=cell_id))
+        elif cell.cell_type == "markdown":
+            if any(marker in cell.source for marker in MARKERS):
+                raise ValueError(f"{where}: solution markers are only allowed in code cells")
+            student.cells.append(nbformat.v4.new_markdown_cell(
+                _fill(cell.source, "lessons", stem), metadata=copy.deepcopy(metadata), id=cell_id))
+            solution.cells.append(nbformat.v4.new_markdown_cell(
+                _fill(cell.source, "solutions", stem), metadata=copy.deepcopy(metadata), id=cell_id))
+        else:
+            raise ValueError(f"{where}: unsupported cell type {cell.cell_type!r}")
+    return student, solution
+
+
+def structure(nb: nbformat.NotebookNode) -> list[tuple]:
+    """What the sync test compares: per cell its id, type, source, tags and exercise (no outputs)."""
+    return [
+        (c.get("id"), c.cell_type, c.source, tuple(c.metadata.get("tags", ())), c.metadata.get("exercise"))
+        for c in nb.cells
+    ]
+
+
+def _kernel_env() -> dict[str, str]:
+    """Environment for executing a solution: package importable, strict checkers."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env["HRM_STRICT"] = "1"  # a solution whose checker fails must break the build
+    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    return env
+
+
+def _cell_seconds(cell: nbformat.NotebookNode) -> float:
+    timing = cell.metadata.pop("execution", {})
+    try:
+        start = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return 0.0
+    return (end - start).total_seconds()
+
+
+def _drop_widget_views(nb: nbformat.NotebookNode) -> None:
+    """Remove widget views (random model ids, no stored state): readers see the text fallback."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path = SOURCE_DIR) -> tuple[float, float]:
+    """Run a notebook in place on a fresh python3 kernel; returns (total seconds, slowest cell)."""
+    from nbclient import NotebookClient
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(_kernel_env())
+    try:
+        client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", record_timing=True,
+                                store_widget_state=False, resources={"metadata": {"path": str(cwd)}})
+        start = time.perf_counter()
+        client.execute()
+        total = time.perf_counter() - start
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    slowest = max((_cell_seconds(c) for c in nb.cells if c.cell_type == "code"), default=0.0)
+    _drop_widget_views(nb)
+    meta = nb.metadata.get("hrm_course", {})
+    nb.metadata = _new_notebook(meta.get("lesson", ""), meta.get("exercises", [])).metadata
+    return total, slowest
+
+
+def carry_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
+    """Copy outputs from the committed notebook into `new` for cells whose source is unchanged."""
+    if not old_path.exists():
+        return
+    old = {c.get("id"): c for c in nbformat.read(old_path, as_version=4).cells}
+    for cell in new.cells:
+        prev = old.get(cell.get("id"))
+        if cell.cell_type == "code" and prev is not None and prev.source == cell.source:
+            cell.outputs = prev.get("outputs", [])
+            cell.execution_count = prev.get("execution_count")
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Validate and write a notebook with a trailing newline (byte-stable for equal content)."""
+    nbformat.validate(nb)
+    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+
+
+def stale_notebooks(sources: list[Path]) -> list[str]:
+    """Committed notebooks whose cells differ from what the sources build (outputs aside)."""
+    stale = []
+    for source in sources:
+        student, solution = build_pair(source)
+        for folder, nb in (("lessons", student), ("solutions", solution)):
+            path = ROOT / folder / f"{source.stem}.ipynb"
+            if not path.exists() or structure(nbformat.read(path, as_version=4)) != structure(nb):
+                stale.append(str(path.relative_to(ROOT)))
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("lessons", nargs="*", help="lesson numbers or stems (default: all)")
+    parser.add_argument("--no-execute", action="store_true",
+                        help="do not run the solutions; keep the outputs of unchanged cells")
+    parser.add_argument("--check", action="store_true", help="only report stale notebooks (exit 1)")
+    args = parser.parse_args(argv)
+    try:
+        sources = find_sources(args.lessons)
+    except ValueError as error:
+        parser.error(str(error))
+    if not sources:
+        print(f"no lesson sources found in {SOURCE_DIR}")
+        return 1
+    if args.check:
+        stale = stale_notebooks(sources)
+        for path in stale:
+            print(f"stale: {path}  (run python tools/build_notebooks.py)")
+        return 1 if stale else 0
+    LESSON_DIR.mkdir(exist_ok=True)
+    for source in sources:
+        student, solution = build_pair(source)
+        write_notebook(student, LESSON_DIR / f"{source.stem}.ipynb")
+        target = SOURCE_DIR / f"{source.stem}.ipynb"
+        if args.no_execute:
+            carry_outputs(solution, target)
+            write_notebook(solution, target)
+            print(f"{source.stem}: written (not executed)")
+            continue
+        total, slowest = execute(solution)
+        write_notebook(solution, target)
+        flag = "ok" if total <= BUDGET_S else "OVER BUDGET"
+        print(f"{source.stem}: executed in {total:.1f} s (budget {BUDGET_S} s, {flag}); "
+              f"slowest cell {slowest:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

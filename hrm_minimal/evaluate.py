@@ -18,7 +18,7 @@ from hrm_minimal.config import HRMConfig
 from hrm_minimal.data import IGNORE_LABEL_ID, PuzzleSet, load_csv, load_task, make_loader
 from hrm_minimal.metrics import sequence_correct
 from hrm_minimal.model import HRM
-from hrm_minimal.utils import get_device
+from hrm_minimal.utils import autocast_context, get_device
 
 SUDOKU_BLANK = 1  # token id of an empty Sudoku cell
 
@@ -86,7 +86,8 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress) ->
         halt_at = torch.full((b,), steps, dtype=torch.long, device=device)
         correct_at_halt = torch.zeros(b, dtype=torch.bool, device=device)
         for segment in range(steps):
-            carry, out = model(carry, batch, max_steps=steps)
+            with autocast_context(device):
+                carry, out = model(carry, batch, max_steps=steps)
             preds = out["logits"].argmax(-1)  # (B, S)
             seq_correct = sequence_correct(preds, labels)  # (B,)
             exact_by_segment[segment] += int(seq_correct.sum())

@@ -8,7 +8,6 @@ in checkpoints, so a stopped run resumes exactly where it stopped.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
@@ -28,7 +27,7 @@ from hrm_minimal.losses import act_loss
 from hrm_minimal.model import HRM, ACTCarry
 from hrm_minimal.optim import AdamATan2, SignSGD, lr_at, set_lr
 from hrm_minimal.presets import get_preset
-from hrm_minimal.utils import autocast_dtype, get_device
+from hrm_minimal.utils import autocast_context, get_device
 
 # Settings that may change when a run is resumed (how long to run, how to report), as opposed to
 # settings that define the run (model, data, optimiser), which must match the checkpoint.
@@ -150,13 +149,6 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _autocast(device: torch.device):
-    dtype = autocast_dtype(device)
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
 def _batch_on(inputs: torch.Tensor, labels: torch.Tensor, device: torch.device) -> dict:
     return {
         "inputs": inputs.to(device),
@@ -242,7 +234,7 @@ def train(cfg: TrainConfig) -> dict:
             if carry is None:
                 validate_inputs(batch["inputs"], model_cfg)
                 carry = model.initial_carry(batch)
-            with _autocast(device):
+            with autocast_context(device):
                 new_carry, outputs = model(carry, batch)
                 loss, metrics = act_loss(outputs, new_carry.current_data["labels"], halted=new_carry.halted,
                                          steps=new_carry.steps, loss_type=cfg.loss_type)

@@ -1,6 +1,7 @@
 """Small helpers shared by the package and the lessons: device choice, seeding, Colab."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -24,6 +25,14 @@ def get_device(prefer: str | None = None) -> torch.device:
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """bfloat16 autocast on CUDA (as the reference computes in bf16); none elsewhere."""
     return torch.bfloat16 if torch.device(device).type == "cuda" else None
+
+
+def autocast_context(device: torch.device):
+    """bfloat16 autocast on CUDA, a no-op elsewhere: the same model code on every device."""
+    dtype = autocast_dtype(device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 def seed_everything(seed: int) -> None:

@@ -61,12 +61,17 @@ def check_environment() -> list[tuple[str, bool, str]]:
     return rows
 
 
-def main() -> int:
+def report() -> bool:
+    """Print one [OK]/[FAIL] line per check; True when all are OK."""
     rows = check_environment()
     width = max(len(name) for name, _, _ in rows)
     for name, ok, detail in rows:
         print(f"[{'OK' if ok else 'FAIL'}] {name:<{width}}  {detail}")
-    return 0 if all(ok for _, ok, _ in rows) else 1
+    return all(ok for _, ok, _ in rows)
+
+
+def main() -> int:
+    return 0 if report() else 1
 
 
 if __name__ == "__main__":

@@ -23,11 +23,10 @@ if "google.colab" in sys.modules:
 # %% tags=["nbval-ignore-output"]
 # Versions and device. Every line should say [OK]; if one says [FAIL], fix it before going on
 # (README: "Install").
-from hrm_minimal.check_env import check_environment
+from hrm_minimal.check_env import report
 from hrm_minimal.utils import get_device
 
-for name, ok, detail in check_environment():
-    print(f"[{'OK' if ok else 'FAIL'}] {name:<12} {detail}")
+all_ok = report()  # one line per package, then the torch build and the device
 device = get_device()
 print("lessons will use:", device)
 

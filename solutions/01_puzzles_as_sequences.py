@@ -22,11 +22,10 @@ if "google.colab" in sys.modules:
 
 # %% tags=["nbval-ignore-output"]
 # Versions and device (lesson 00 explains them).
-from hrm_minimal.check_env import check_environment
+from hrm_minimal.check_env import report
 from hrm_minimal.utils import get_device
 
-for name, ok, detail in check_environment():
-    print(f"[{'OK' if ok else 'FAIL'}] {name:<12} {detail}")
+all_ok = report()  # one line per package, then the torch build and the device
 device = get_device()
 print("lessons will use:", device)
 

@@ -94,7 +94,7 @@ def test_notebook_conventions(source):
     assert install.cell_type == "code" and '"google.colab" in sys.modules' in install.source
     pip_lines = [line for line in install.source.split("\n") if "pip" in line and not line.lstrip().startswith("#")]
     assert pip_lines and all(build.pip_url() in line and "torch" not in line for line in pip_lines)
-    assert lesson.cells[2].cell_type == "code" and "check_environment" in lesson.cells[2].source
+    assert lesson.cells[2].cell_type == "code" and "check_env import report" in lesson.cells[2].source
     headings = [c.source.split("\n")[0] for c in lesson.cells if c.cell_type == "markdown"]
     assert any(h.startswith("## What you built") for h in headings)
     assert any(h.startswith("## Questions") for h in headings)

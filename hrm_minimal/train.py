@@ -214,6 +214,17 @@ def train(cfg: TrainConfig) -> dict:
         })
         return path
 
+    def evaluate_into(record: dict) -> None:
+        """Evaluate on the test split and add the results to `record` (evaluation time apart)."""
+        t1 = time.perf_counter()
+        result = evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
+                          limit=cfg.eval_limit, progress=False)
+        model.train()
+        record.update({f"test_{k}": v for k, v in result.items() if not isinstance(v, list)})
+        record["eval_time_s"] = round(time.perf_counter() - t1, 3)
+        bar.write(f"step {record['step']}: test exact {result['exact_accuracy']:.3f}, "
+                  f"cell {result['accuracy']:.3f} ({record['eval_time_s']:.1f} s)")
+
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     (cfg.run_dir / "config.json").write_text(json.dumps(
         {"train": cfg.to_dict(), "model": model_cfg.to_dict(), "data": data_signature(train_set)}, indent=2))
@@ -254,17 +265,12 @@ def train(cfg: TrainConfig) -> dict:
                 record["train_accuracy"] = float(metrics["accuracy"])
             bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record.get('train_exact', float('nan')):.2f}")
             if test_set is not None and (step % cfg.eval_every == 0 or step == cfg.max_steps):
-                t1 = time.perf_counter()
-                result = evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
-                                  limit=cfg.eval_limit, progress=False)
-                model.train()
-                record.update({f"test_{k}": v for k, v in result.items() if not isinstance(v, list)})
-                record["eval_time_s"] = round(time.perf_counter() - t1, 3)
-                bar.write(f"step {step}: test exact {result['exact_accuracy']:.3f}, "
-                          f"cell {result['accuracy']:.3f} ({record['eval_time_s']:.1f} s)")
+                evaluate_into(record)
             history.append(record)
             if step % cfg.checkpoint_every == 0:
                 save()
+        if test_set is not None and history and "test_exact_accuracy" not in history[-1]:
+            evaluate_into(history[-1])  # a run stopped by its time budget still reports where it ended
     except KeyboardInterrupt:
         bar.write(f"interrupted at step {step}: saving a checkpoint in {cfg.run_dir}")
         raise

@@ -193,3 +193,11 @@ def test_train_cli_end_to_end(tmp_path):
     resumed = subprocess.run(cmd[:8] + ["8"] + cmd[9:] + ["--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "finished at step 8" in resumed.stdout
+
+
+def test_a_time_budget_stops_training_and_the_last_step_is_evaluated(tmp_path):
+    result = train(_tiny(tmp_path, max_steps=10**6, time_budget_s=1.0))
+    assert 0 < result["step"] < 10**6
+    assert result["history"][-1]["time_s"] >= 1.0
+    assert "test_exact_accuracy" in result["history"][-1]
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == result["step"]

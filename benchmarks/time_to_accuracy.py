@@ -1,0 +1,121 @@
+"""Time to accuracy: how fast a task's CPU recipe learns, on the held-out test split.
+
+    python benchmarks/time_to_accuracy.py --task sudoku-6x6 [--seeds 3] [--budget SECONDS]
+                                          [--csv curves.csv] [--plot curves.png]
+
+Each seed trains the task's recipe (below) with `hrm_minimal.train` for `--budget` seconds of
+training time, evaluating the whole test split every `eval_every` steps (evaluation time is
+measured apart and not counted). Printed per seed: the training time at which each exact-accuracy
+threshold was first reached. The last line is the headline:
+`TASK: X% exact reached in S s (median of K seeds)`.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from hrm_minimal.train import TrainConfig, train
+
+THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
+
+# task -> (training settings, target exact accuracy, default budget in seconds)
+RECIPES = {
+    "sudoku-4x4": (dict(preset="cpu-tiny", eval_every=50), 0.99, 60),
+    "sudoku-6x6": (dict(preset="cpu-small", eval_every=100), 0.95, 180),
+    "maze-11x11": (dict(preset="cpu-small", eval_every=100), 0.95, 300),
+    "maze-15x15": (dict(preset="cpu-small", eval_every=100), 0.95, 300),
+    "sudoku-9x9": (dict(preset="cpu-small", eval_every=500), 0.50, 3600),
+}
+
+
+def run_seed(task: str, seed: int, budget_s: float, out_dir: Path) -> list[dict]:
+    """Train one seed for `budget_s` seconds of training time; return its evaluation records."""
+    settings, _, _ = RECIPES[task]
+    cfg = TrainConfig(task=task, seed=seed, time_budget_s=budget_s, max_steps=10**7, eval_limit=None,
+                      checkpoint_every=10**7, out_dir=str(out_dir / f"{task}-seed{seed}"), progress=False,
+                      **settings)
+    history = train(cfg)["history"]
+    return [h for h in history if "test_exact_accuracy" in h]
+
+
+def first_reached(records: list[dict], threshold: float) -> float | None:
+    """Training time (s) of the first evaluation at or above `threshold`, or None."""
+    for r in records:
+        if r["test_exact_accuracy"] >= threshold:
+            return r["time_s"]
+    return None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", required=True, choices=sorted(RECIPES))
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--budget", type=float, default=None, help="training seconds per seed (default: the task's)")
+    p.add_argument("--csv", default=None, help="write the curves here (default: time_to_accuracy-TASK.csv)")
+    p.add_argument("--plot", default=None, help="also draw the curves to this PNG")
+    a = p.parse_args()
+    settings, target, default_budget = RECIPES[a.task]
+    budget = a.budget or default_budget
+    print(f"{a.task}: recipe {settings}, budget {budget:.0f} s of training per seed, {a.seeds} seeds")
+
+    curves, reached = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(a.seeds):
+            start = time.perf_counter()
+            records = run_seed(a.task, seed, budget, Path(tmp))
+            wall = time.perf_counter() - start
+            eval_s = sum(r["eval_time_s"] for r in records)
+            marks = [(t, first_reached(records, t)) for t in THRESHOLDS]
+            text = ", ".join(f"{t:.0%} at {s:.0f} s" if s is not None else f"{t:.0%} not reached" for t, s in marks)
+            best = max(r["test_exact_accuracy"] for r in records)
+            print(f"seed {seed}: {text}; best {best:.1%} exact at step {records[-1]['step']} "
+                  f"(training {records[-1]['time_s']:.0f} s, evaluation {eval_s:.0f} s, wall {wall:.0f} s)")
+            reached.append(first_reached(records, target))
+            curves += [{"task": a.task, "seed": seed, "step": r["step"], "train_time_s": r["time_s"],
+                        "test_exact_accuracy": r["test_exact_accuracy"], "test_accuracy": r["test_accuracy"]}
+                       for r in records]
+
+    csv_path = Path(a.csv or f"time_to_accuracy-{a.task}.csv")
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(curves[0]))
+        writer.writeheader()
+        writer.writerows(curves)
+    print(f"curves written to {csv_path}")
+    if a.plot:
+        plot(curves, a.task, target, a.plot)
+    done = [s for s in reached if s is not None]
+    if len(done) * 2 > len(reached):  # a majority reached it: the median is a time
+        median = statistics.median(s if s is not None else float("inf") for s in reached)
+        print(f"{a.task}: {target:.0%} exact reached in {median:.0f} s (median of {len(reached)} seeds)")
+    else:
+        print(f"{a.task}: {target:.0%} exact not reached within {budget:.0f} s "
+              f"by {len(reached) - len(done)} of {len(reached)} seeds (median of {len(reached)} seeds)")
+
+
+def plot(curves: list[dict], task: str, target: float, path: str) -> None:
+    """Test exact accuracy against training time, one line per seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for seed in sorted({c["seed"] for c in curves}):
+        rows = [c for c in curves if c["seed"] == seed]
+        ax.plot([r["train_time_s"] for r in rows], [100 * r["test_exact_accuracy"] for r in rows], label=f"seed {seed}")
+    ax.axhline(100 * target, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("training time (s, 2-core CPU)")
+    ax.set_ylabel("test exact accuracy (%)")
+    ax.set_title(task)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot written to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -16,6 +16,22 @@ from .layers import (PuzzleEmbedding, RotaryEmbedding, TransformerBlock, lecun_l
 Batch = dict  # {"inputs": (B, S) int64, "labels": (B, S) int64, "puzzle_identifiers": (B,) int64}
 
 
+def validate_inputs(inputs: torch.Tensor, config: HRMConfig) -> None:
+    """Reject token ids the model cannot read (wrong type, shape, length or vocabulary), naming the fault."""
+    if not torch.is_tensor(inputs) or inputs.dtype.is_floating_point or inputs.dtype == torch.bool:
+        found = inputs.dtype if torch.is_tensor(inputs) else type(inputs).__name__
+        raise TypeError(f"inputs must be an integer tensor of token ids, got {found}")
+    if inputs.ndim != 2:
+        raise ValueError(f"inputs must have shape (B, seq_len={config.seq_len}), got {tuple(inputs.shape)}")
+    if inputs.shape[1] != config.seq_len:
+        raise ValueError(f"inputs have length {inputs.shape[1]}, but the model expects seq_len {config.seq_len} "
+                         f"(shape (B, {config.seq_len}), got {tuple(inputs.shape)})")
+    low, high = int(inputs.min()), int(inputs.max())
+    if low < 0 or high >= config.vocab_size:
+        raise ValueError(f"inputs hold token id {low if low < 0 else high}, outside the model's vocabulary "
+                         f"0..{config.vocab_size - 1} (vocab_size {config.vocab_size})")
+
+
 # ---------------------------------------------------------------------------------------- carries
 @dataclass
 class InnerCarry:
@@ -167,13 +183,7 @@ class HRM(nn.Module):
         if not isinstance(batch, dict) or "inputs" not in batch:
             raise ValueError("batch must be a dict with at least an 'inputs' tensor of shape (B, seq_len)")
         inputs = batch["inputs"]
-        if not torch.is_tensor(inputs) or inputs.dtype.is_floating_point or inputs.dtype == torch.bool:
-            raise TypeError(f"batch['inputs'] must be an integer tensor, got "
-                            f"{inputs.dtype if torch.is_tensor(inputs) else type(inputs).__name__}")
-        if inputs.ndim != 2 or inputs.shape[1] != self.config.seq_len:
-            raise ValueError(f"batch['inputs'] must have shape (B, {self.config.seq_len}), got {tuple(inputs.shape)}")
-        if bool(((inputs < 0) | (inputs >= self.config.vocab_size)).any()):
-            raise ValueError(f"batch['inputs'] has token ids outside [0, vocab_size={self.config.vocab_size})")
+        validate_inputs(inputs, self.config)
         B = inputs.shape[0]
         out = dict(batch)
         if "labels" in out and tuple(out["labels"].shape) != (B, self.config.seq_len):

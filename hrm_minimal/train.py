@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from hrm_minimal.checkpoint import config_differences, load_checkpoint, save_checkpoint
 from hrm_minimal.config import HRMConfig
 from hrm_minimal.data import PuzzleSet, TrainBatches, load_csv, load_task
-from hrm_minimal.evaluate import evaluate, validate_inputs
+from hrm_minimal.evaluate import evaluate
 from hrm_minimal.losses import act_loss
 from hrm_minimal.model import HRM, ACTCarry
 from hrm_minimal.optim import AdamATan2, SignSGD, lr_at, set_lr
@@ -243,7 +243,6 @@ def train(cfg: TrainConfig) -> dict:
             inputs, labels = next(batches)
             batch = _batch_on(inputs, labels, device)
             if carry is None:
-                validate_inputs(batch["inputs"], model_cfg)
                 carry = model.initial_carry(batch)
             with autocast_context(device):
                 new_carry, outputs = model(carry, batch)

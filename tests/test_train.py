@@ -10,7 +10,8 @@ import torch
 from hrm_minimal import train as train_mod
 from hrm_minimal.checkpoint import load_checkpoint
 from hrm_minimal.data import load_task
-from hrm_minimal.evaluate import evaluate, load_model, main as evaluate_main, validate_inputs
+from hrm_minimal.evaluate import evaluate, load_model, main as evaluate_main
+from hrm_minimal.model import validate_inputs
 from hrm_minimal.train import TrainConfig, main as train_main, train
 
 TINY = dict(task="sudoku-4x4", preset="cpu-tiny", batch_size=16, max_steps=12, eval_every=1000,

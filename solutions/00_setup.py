@@ -184,7 +184,8 @@ del paper  # about 110 MB of float32 weights we do not need any more
 
 # %% [markdown]
 # The paper preset has the "27M" of the table above. The tiny preset is about 200 times smaller:
-# small enough to train in a minute on a CPU, on 4x4 and 6x6 Sudokus instead of 9x9.
+# small enough that a laptop CPU runs several training steps a second, on 4x4 and 6x6 Sudokus
+# instead of 9x9.
 
 # %% [markdown]
 # ## What you built

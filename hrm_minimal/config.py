@@ -15,6 +15,7 @@ class HRMConfig:
     hidden_size: int = 512
     num_heads: int = 8
     expansion: float = 4.0
+    swiglu_multiple: int = 256  # SwiGLU width round(expansion * hidden * 2/3) is rounded up to this
     H_layers: int = 4
     L_layers: int = 4
     H_cycles: int = 2
@@ -23,6 +24,7 @@ class HRMConfig:
     halt_exploration_prob: float = 0.1
     puzzle_emb_ndim: int | None = None  # None -> hidden_size; 0 disables the prefix token
     num_puzzle_identifiers: int = 1
+    pos_encodings: str = "rope"  # "rope" (rotary, in attention) or "learned" (an added position table)
     rope_theta: float = 10000.0
     rms_norm_eps: float = 1e-5
     one_step_grad: bool = True  # False: full backprop through the segment (the carry stays detached)
@@ -35,13 +37,13 @@ class HRMConfig:
     # ------------------------------------------------------------------ checks
     def validate(self) -> "HRMConfig":
         """Raise ValueError/TypeError naming the first bad field; return self when all are fine."""
-        ints = ["vocab_size", "seq_len", "hidden_size", "num_heads", "H_layers", "L_layers",
+        ints = ["vocab_size", "seq_len", "hidden_size", "num_heads", "swiglu_multiple", "H_layers", "L_layers",
                 "H_cycles", "L_cycles", "halt_max_steps", "puzzle_emb_ndim", "num_puzzle_identifiers"]
         for name in ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"HRMConfig.{name} must be an int, got {value!r} ({type(value).__name__})")
-        for name in ["vocab_size", "seq_len", "hidden_size", "num_heads", "H_layers", "L_layers",
+        for name in ["vocab_size", "seq_len", "hidden_size", "num_heads", "swiglu_multiple", "H_layers", "L_layers",
                      "H_cycles", "L_cycles", "halt_max_steps", "num_puzzle_identifiers"]:
             if getattr(self, name) <= 0:
                 raise ValueError(f"HRMConfig.{name} must be positive, got {getattr(self, name)}")
@@ -66,6 +68,8 @@ class HRMConfig:
         if self.head_dim % 2 != 0:
             raise ValueError(f"HRMConfig.hidden_size / num_heads = head_dim {self.head_dim} must be even "
                              "(rotary embeddings rotate pairs of channels)")
+        if self.pos_encodings not in ("rope", "learned"):
+            raise ValueError(f"HRMConfig.pos_encodings must be 'rope' or 'learned', got {self.pos_encodings!r}")
         if not isinstance(self.one_step_grad, bool):
             raise TypeError(f"HRMConfig.one_step_grad must be a bool, got {self.one_step_grad!r}")
         return self

@@ -126,9 +126,9 @@ def swiglu_inner_size(hidden_size: int, expansion: float, multiple: int = 256) -
 class SwiGLU(nn.Module):
     """Gated MLP: down(silu(gate(x)) * up(x)), gate and up fused into one bias-free projection."""
 
-    def __init__(self, hidden_size: int, expansion: float) -> None:
+    def __init__(self, hidden_size: int, expansion: float, multiple: int = 256) -> None:
         super().__init__()
-        self.inner_size = swiglu_inner_size(hidden_size, expansion)
+        self.inner_size = swiglu_inner_size(hidden_size, expansion, multiple)
         self.gate_up_proj = lecun_linear(hidden_size, 2 * self.inner_size)
         self.down_proj = lecun_linear(self.inner_size, hidden_size)
 
@@ -141,10 +141,11 @@ class SwiGLU(nn.Module):
 class TransformerBlock(nn.Module):
     """Post-norm block: h <- RMSNorm(h + Attn(h)); h <- RMSNorm(h + SwiGLU(h))."""
 
-    def __init__(self, hidden_size: int, num_heads: int, expansion: float, rms_norm_eps: float = 1e-5) -> None:
+    def __init__(self, hidden_size: int, num_heads: int, expansion: float, rms_norm_eps: float = 1e-5,
+                 swiglu_multiple: int = 256) -> None:
         super().__init__()
         self.self_attn = Attention(hidden_size, num_heads)
-        self.mlp = SwiGLU(hidden_size, expansion)
+        self.mlp = SwiGLU(hidden_size, expansion, swiglu_multiple)
         self.norm = RMSNorm(rms_norm_eps)
 
     def forward(self, h: torch.Tensor, cos_sin: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:

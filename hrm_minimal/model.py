@@ -77,7 +77,8 @@ class ReasoningModule(nn.Module):
     def __init__(self, config: HRMConfig, num_layers: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            TransformerBlock(config.hidden_size, config.num_heads, config.expansion, config.rms_norm_eps)
+            TransformerBlock(config.hidden_size, config.num_heads, config.expansion, config.rms_norm_eps,
+                             config.swiglu_multiple)
             for _ in range(num_layers))
 
     def forward(self, hidden: torch.Tensor, injection: torch.Tensor,
@@ -100,7 +101,11 @@ class HRMInner(nn.Module):
         trunc_normal_init_(self.embed_tokens.weight, std=1.0 / math.sqrt(D))
         self.puzzle_emb = (PuzzleEmbedding(config.num_puzzle_identifiers, config.puzzle_emb_ndim)
                            if config.puzzle_emb_ndim > 0 else None)
-        self.rotary = RotaryEmbedding(config.head_dim, config.total_len, config.rope_theta)
+        if config.pos_encodings == "rope":  # rotary angles applied to q and k inside attention
+            self.rotary = RotaryEmbedding(config.head_dim, config.total_len, config.rope_theta)
+        else:  # "learned": one trained vector per position, added to the input embedding
+            self.embed_pos = nn.Embedding(config.total_len, D)
+            trunc_normal_init_(self.embed_pos.weight, std=1.0 / math.sqrt(D))
         self.H_level = ReasoningModule(config, config.H_layers)
         self.L_level = ReasoningModule(config, config.L_layers)
         self.lm_head = lecun_linear(D, config.vocab_size)
@@ -124,6 +129,8 @@ class HRMInner(nn.Module):
             prefix = self.puzzle_emb(puzzle_identifiers)  # (B, E)
             prefix = F.pad(prefix, (0, P * D - prefix.shape[-1]))  # zero-pad E up to P*D
             emb = torch.cat([prefix.view(B, P, D).to(emb.dtype), emb], dim=1)  # (B, P+S, D)
+        if self.config.pos_encodings == "learned":  # (e + p) / sqrt(2) keeps unit variance
+            emb = (emb + self.embed_pos.weight.to(emb.dtype)) / math.sqrt(2)
         return self.embed_scale * emb
 
     def empty_carry(self, batch_size: int, device: torch.device | str | None = None) -> InnerCarry:
@@ -145,7 +152,7 @@ class HRMInner(nn.Module):
     def forward(self, carry: InnerCarry, batch: Batch):
         """Run one segment; return (detached new carry, logits (B,S,V), (q_halt (B,), q_continue (B,)))."""
         cfg = self.config
-        cos_sin = self.rotary()
+        cos_sin = self.rotary() if self.config.pos_encodings == "rope" else None
         x = self.input_embeddings(batch["inputs"], batch["puzzle_identifiers"])  # (B, P+S, D)
         z_H, z_L = carry.z_H, carry.z_L
         for h in range(cfg.H_cycles):

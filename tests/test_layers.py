@@ -64,6 +64,13 @@ def test_swiglu_width_rule(hidden, expansion, expected):
     assert mlp.down_proj.weight.shape == (hidden, expected)
 
 
+@pytest.mark.parametrize("hidden,expansion,multiple,expected", [(64, 4, 32, 192), (64, 2, 32, 96), (64, 2, 1, 85)])
+def test_swiglu_width_with_another_multiple(hidden, expansion, multiple, expected):
+    # The CPU recipes round to a smaller multiple: the 256 rule quadruples a hidden-64 MLP.
+    assert swiglu_inner_size(hidden, expansion, multiple) == expected
+    assert SwiGLU(hidden, expansion, multiple).down_proj.weight.shape == (hidden, expected)
+
+
 def test_swiglu_formula():
     torch.manual_seed(0)
     mlp = SwiGLU(32, 4)

@@ -259,12 +259,44 @@ def test_carry_state_round_trips_through_weights_only_load():
         ACTCarry.from_state({"z_H": carry.inner_carry.z_H})
 
 
+# ---------------------------------------------------------------------------------------- positions
+def test_learned_positions_add_a_trained_table_scaled_by_one_over_sqrt2():
+    torch.manual_seed(0)
+    cfg = tiny_config(pos_encodings="learned")
+    inner = HRMInner(cfg)
+    assert not hasattr(inner, "rotary")
+    assert inner.embed_pos.weight.shape == (cfg.total_len, cfg.hidden_size)
+    batch = make_batch(cfg)
+    x = inner.input_embeddings(batch["inputs"], batch["puzzle_identifiers"])  # (B, P+S, D)
+    tokens = inner.embed_tokens(batch["inputs"])
+    prefix = torch.zeros(3, 1, cfg.hidden_size)  # the puzzle embedding starts at zero
+    expected = math.sqrt(cfg.hidden_size) * (torch.cat([prefix, tokens], 1) + inner.embed_pos.weight) / math.sqrt(2)
+    torch.testing.assert_close(x, expected)
+    model = HRM(cfg)
+    carry, out = model(model.initial_carry(batch), batch)
+    out["logits"].sum().backward()
+    assert model.inner.embed_pos.weight.grad.abs().sum() > 0
+
+
+def test_rope_and_learned_positions_both_tell_cells_apart():
+    # Swapping two input cells must change what the model says about them, with either encoding.
+    for pos in ("rope", "learned"):
+        torch.manual_seed(1)
+        cfg = tiny_config(pos_encodings=pos)
+        model = HRM(cfg).eval()
+        batch = make_batch(cfg, batch_size=1)
+        batch["inputs"][0, :2] = torch.tensor([2, 2])  # two equal tokens at positions 0 and 1
+        _, out = model(model.initial_carry(batch), batch)
+        assert not torch.allclose(out["logits"][0, 0], out["logits"][0, 1]), pos
+
+
 # ---------------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("field,value", [
     ("H_cycles", 0), ("L_cycles", -1), ("H_layers", 0), ("L_layers", 0), ("hidden_size", 0),
     ("num_heads", 0), ("halt_max_steps", 0), ("vocab_size", 0), ("seq_len", 0),
     ("halt_exploration_prob", 1.5), ("halt_exploration_prob", -0.1), ("expansion", 0.0),
-    ("num_puzzle_identifiers", 0), ("puzzle_emb_ndim", -1), ("rms_norm_eps", 0.0)])
+    ("num_puzzle_identifiers", 0), ("puzzle_emb_ndim", -1), ("rms_norm_eps", 0.0),
+    ("swiglu_multiple", 0), ("pos_encodings", "sinusoidal")])
 def test_bad_config_values_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         tiny_config(**{field: value})
@@ -283,7 +315,7 @@ def test_config_dict_round_trip_and_unknown_keys():
     cfg = tiny_config()
     d = cfg.to_dict()
     assert d["puzzle_emb_ndim"] == 16  # default resolved to hidden_size
-    assert all(isinstance(v, (int, float, bool)) for v in d.values())
+    assert all(isinstance(v, (int, float, bool, str)) for v in d.values())
     assert HRMConfig.from_dict(d) == cfg
     with pytest.raises(ValueError, match="bogus"):
         HRMConfig.from_dict({**d, "bogus": 1})

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from hrm_minimal.checkpoint import config_differences, load_checkpoint
 from hrm_minimal.config import HRMConfig
-from hrm_minimal.data import IGNORE_LABEL_ID, PuzzleSet, load_csv, load_task, make_loader
+from hrm_minimal.data import IGNORE_LABEL_ID, PuzzleSet, load_csv, load_task, make_loader, shipped_checkpoint
 from hrm_minimal.metrics import sequence_correct
 from hrm_minimal.model import HRM
 from hrm_minimal.utils import autocast_context, get_device
@@ -124,6 +124,11 @@ def load_model(path: str, device: torch.device | str = "cpu", expect: HRMConfig 
     except RuntimeError as exc:
         raise ValueError(f"checkpoint {path} does not match its own model config: {exc}") from exc
     return model.to(device).eval(), ckpt
+
+
+def load_pretrained(task: str, device: torch.device | str = "cpu") -> tuple[HRM, dict]:
+    """The model shipped for a task (see datasets/README.md): (model in eval mode, its file's contents)."""
+    return load_model(str(shipped_checkpoint(task)), device=device)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from hrm_minimal.utils import autocast_context, get_device
 # settings that define the run (model, data, optimiser), which must match the checkpoint.
 RESUMABLE_CHANGES = {
     "max_steps", "time_budget_s", "stop_after_steps", "eval_every", "eval_limit",
-    "checkpoint_every", "progress", "resume", "overwrite", "device", "out_dir",
+    "checkpoint_every", "progress", "resume", "overwrite", "device", "autocast", "out_dir",
 }
 
 
@@ -68,6 +69,7 @@ class TrainConfig:
     overwrite: bool = False
     seed: int = 0
     device: str = "auto"
+    autocast: bool = True  # bf16 autocast on CUDA; False keeps float32 everywhere, as on a CPU
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -172,6 +174,8 @@ def _check_run_dir(cfg: TrainConfig, model_cfg: HRMConfig, puzzles: PuzzleSet) -
             f"(--resume) to continue it, overwrite=True (--overwrite) to replace it, "
             f"or choose another out_dir (--out)")
     ckpt = load_checkpoint(ckpt_path)
+    if "optimizer" not in ckpt:
+        raise ValueError(f"cannot resume {ckpt_path}: it is an exported model (weights only, no optimiser state)")
     diffs = config_differences(ckpt["model_config"], model_cfg.to_dict())
     diffs += config_differences(ckpt["data"], data_signature(puzzles))
     saved = {k: v for k, v in ckpt["train_config"].items() if k not in RESUMABLE_CHANGES}
@@ -210,7 +214,7 @@ def train(cfg: TrainConfig) -> dict:
             "optimizer": opt.state_dict(),
             "carry": carry.to_state() if carry is not None else {},
             "batches": done["batches"], "rng": done["rng"], "step": step, "history": history,
-            "train_time_s": train_time,
+            "train_time_s": train_time, "device": str(device),
         })
         return path
 
@@ -244,7 +248,7 @@ def train(cfg: TrainConfig) -> dict:
             batch = _batch_on(inputs, labels, device)
             if carry is None:
                 carry = model.initial_carry(batch)
-            with autocast_context(device):
+            with autocast_context(device) if cfg.autocast else nullcontext():
                 new_carry, outputs = model(carry, batch)
                 loss, metrics = act_loss(outputs, new_carry.current_data["labels"], halted=new_carry.halted,
                                          steps=new_carry.steps, loss_type=cfg.loss_type)
@@ -321,6 +325,8 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
     p.add_argument("--overwrite", action="store_true", help="replace the run saved in the run folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
+    p.add_argument("--no-autocast", dest="autocast", action="store_false",
+                   help="float32 on CUDA too (the CPU's arithmetic); default bf16 autocast on CUDA")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--dry-run", action="store_true", help="build model and data, print the config, exit")
     a = p.parse_args(argv)
@@ -338,7 +344,7 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
         loss_type=a.loss_type, augment=a.augment, max_steps=a.max_steps, time_budget_s=a.time_budget_s,
         eval_every=a.eval_every, eval_limit=a.eval_limit or None, checkpoint_every=a.checkpoint_every,
         out_dir=a.out_dir, resume=a.resume, overwrite=a.overwrite, seed=a.seed, device=a.device,
-        progress=a.progress)
+        autocast=a.autocast, progress=a.progress)
     return cfg, a.dry_run
 
 

@@ -63,7 +63,7 @@ def test_checkpoint_holds_everything_needed_and_loads_weights_only(tmp_path):
     ckpt = torch.load(path, weights_only=True)
     for key in ("model", "optimizer", "model_config", "train_config", "carry", "rng", "step", "batches", "data"):
         assert key in ckpt, key
-    assert ckpt["step"] == 3
+    assert ckpt["step"] == 3 and ckpt["device"] == "cpu"  # the device "auto" resolved to
     assert set(ckpt["carry"]) >= {"steps", "halted"}
     model, _ = load_model(str(path))
     assert sum(p.numel() for p in model.parameters()) > 0
@@ -202,3 +202,24 @@ def test_a_time_budget_stops_training_and_the_last_step_is_evaluated(tmp_path):
     assert result["history"][-1]["time_s"] >= 1.0
     assert "test_exact_accuracy" in result["history"][-1]
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == result["step"]
+
+
+def test_no_autocast_flag_keeps_float32_and_is_recorded():
+    cfg, _ = train_mod._parse_args(["--task", "sudoku-4x4", "--no-autocast"])
+    assert cfg.autocast is False and cfg.to_dict()["autocast"] is False
+    assert train_mod._parse_args(["--task", "sudoku-4x4"])[0].autocast is True
+
+
+def test_levers_apply_each_named_change_on_top_of_the_recipe(repo_root):
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    try:
+        from levers import VARIANTS, settings_for
+        from time_to_accuracy import RECIPES
+    finally:
+        sys.path.pop(0)
+    both = settings_for("sudoku-6x6", "halt-2+lr-4e-3")
+    recipe = RECIPES["sudoku-6x6"][0]
+    assert both["lr"] == 4e-3 and both["overrides"] == {**recipe.get("overrides", {}), "halt_max_steps": 2}
+    assert "eval_every" not in both  # the lever script sets its own evaluation schedule
+    for name in VARIANTS:  # every lever builds a valid configuration
+        TrainConfig(**settings_for("sudoku-6x6", name))

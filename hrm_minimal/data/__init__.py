@@ -43,7 +43,7 @@ from .sudoku import (
     solve,
     solves,
 )
-from .tasks import TASKS, datasets_dir, list_tasks, load_task, task_path
+from .tasks import TASKS, datasets_dir, list_tasks, load_task, shipped_checkpoint, task_path
 
 _TORCH_NAMES = ("PuzzleDataset", "TrainBatches", "make_loader")
 
@@ -62,7 +62,7 @@ __all__ = [
     "augment_batch", "box_shape", "count_solutions", "datasets_dir", "decode_maze", "decode_sudoku", "dihedral",
     "encode_maze", "encode_sudoku", "generate", "generate_maze", "generate_sudoku", "generate_mazes",
     "grid_to_string", "is_solution",
-    "list_tasks", "load_csv", "permute_digits", "load_task", "make_loader", "maze_csv_text", "parse_grid", "parse_maze",
+    "list_tasks", "load_csv", "shipped_checkpoint", "permute_digits", "load_task", "make_loader", "maze_csv_text", "parse_grid", "parse_maze",
     "path_length", "rate", "read_maze_csv", "read_sudoku_csv", "shortest_path", "solve", "solve_maze", "solves",
     "sudoku_csv_text", "sudoku_permutations", "task_path", "write_csv", "write_maze_csv", "write_sudoku_csv",
 ]

@@ -201,6 +201,46 @@ puzzle measures memory, not generalisation.
 """
 
 
+CARD_CHECKPOINTS = """
+## Shipped trained models (`checkpoints/`)
+
+Each file is a model trained by this project's own command (below), exported with
+`python -m hrm_minimal.export RUN_FOLDER checkpoints/TASK.pt`, which keeps the weights, the model
+config and the run's settings (not the optimiser state) and measures the model on the task's whole
+test split. Load one with `hrm_minimal.evaluate.load_pretrained("TASK")` (it uses
+`torch.load(weights_only=True)`); `tests/test_shipped_models.py` checks each stated accuracy on a
+slice of the test split. Training time is the run's own training time on the device named
+(evaluation excluded); the README's "How fast does it learn?" gives CPU times.
+"""
+
+
+def _checkpoints_card() -> list[str]:
+    """The data card's lines about the exported models in <datasets>/checkpoints (from their cards)."""
+    from hrm_minimal.checkpoint import load_checkpoint  # torch is needed only for this section
+
+    files = sorted((datasets_dir() / "checkpoints").glob("*.pt"))
+    lines = [CARD_CHECKPOINTS]
+    if not files:
+        return lines + ["None yet.", ""]
+    lines.append("| file | test puzzles | exact | cells (blank cells) | steps | training time | trained on | "
+                 "parameters | bytes |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    cards = []
+    for path in files:
+        card = load_checkpoint(path)["card"]
+        cards.append((path.name, card))
+        blanks = f" ({card['test_blank_accuracy']:.1%})" if card.get("test_blank_accuracy") is not None else ""
+        lines.append(f"| `checkpoints/{path.name}` | {card['test_count']} | {card['test_exact_accuracy']:.1%} | "
+                     f"{card['test_accuracy']:.1%}{blanks} | {card['steps']} | {card['train_time_s']:.0f} s | "
+                     f"{card['trained_on']} | {card['parameters']:,} | {path.stat().st_size} |")
+    lines.append("")
+    for name, card in cards:
+        note = f" {card['note']}" if card.get("note") else ""
+        lines.append(f"- `{name}` (seed {card['seed']}): `{card['command']}`.{note}")
+    lines.append("")
+    return lines
+
+
 def _card(results: dict[str, tuple[dict[str, str], dict]]) -> str:
     lines = [CARD_HEAD]
     lines.append("| file | rows | seed | settings | clues min / median / mean / max | "
@@ -244,6 +284,7 @@ def _card(results: dict[str, tuple[dict[str, str], dict]]) -> str:
                     f"candidates were turned down as repeats.")
         lines.append(f"- `{spec.name}`: {text}")
     lines.append("")
+    lines += _checkpoints_card()
     return "\n".join(lines)
 
 

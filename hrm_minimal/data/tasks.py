@@ -53,3 +53,13 @@ def load_task(name: str, split: str = "train") -> PuzzleSet:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; rebuild it with `python -m hrm_minimal.data build`")
     return load_csv(path, kind=TASKS[name]["kind"], name=name)
+
+
+def shipped_checkpoint(name: str) -> Path:
+    """Path of the trained model shipped for task `name` (datasets/checkpoints/NAME.pt)."""
+    folder = datasets_dir() / "checkpoints"
+    path = folder / f"{name}.pt"
+    if not path.is_file():
+        have = sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+        raise ValueError(f"no trained model is shipped for {name!r}; shipped: {', '.join(have) or 'none'}")
+    return path

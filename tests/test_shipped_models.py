@@ -1,0 +1,43 @@
+"""The trained models shipped in datasets/checkpoints: they load safely and are as accurate as stated."""
+from __future__ import annotations
+
+import pytest
+
+from hrm_minimal.data import datasets_dir, load_task
+from hrm_minimal.evaluate import evaluate, load_pretrained
+from hrm_minimal.export import SLICE, read_card
+
+SHIPPED = sorted(p.stem for p in (datasets_dir() / "checkpoints").glob("*.pt"))
+
+
+def test_the_promised_models_are_shipped():
+    assert {"sudoku-6x6", "sudoku-9x9"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("task", SHIPPED)
+def test_a_shipped_model_is_small_and_matches_its_card_on_a_test_slice(task):
+    path = datasets_dir() / "checkpoints" / f"{task}.pt"
+    assert path.stat().st_size < 3_000_000, "shipped models must stay small"
+    card = read_card(path)
+    assert card["task"] == task
+    model, ckpt = load_pretrained(task)  # torch.load(weights_only=True) inside
+    assert "optimizer" not in ckpt
+    result = evaluate(model, load_task(task, "test"), limit=SLICE, progress=False)
+    assert result["count"] == card["slice"]["count"] == SLICE
+    # Same model, same puzzles: only float rounding on another machine may flip a cell or two.
+    assert result["exact_accuracy"] == pytest.approx(card["slice"]["exact_accuracy"], abs=0.01)
+    assert result["accuracy"] == pytest.approx(card["slice"]["accuracy"], abs=0.002)
+
+
+@pytest.mark.parametrize("task", SHIPPED)
+def test_the_data_card_states_each_shipped_models_accuracy_and_command(task):
+    card = read_card(datasets_dir() / "checkpoints" / f"{task}.pt")
+    text = (datasets_dir() / "README.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith(f"| `checkpoints/{task}.pt`"))
+    assert f"| {card['test_exact_accuracy']:.1%} |" in row and f"| {card['steps']} |" in row
+    assert f"`{card['command']}`" in text
+
+
+def test_asking_for_a_model_that_is_not_shipped_lists_the_shipped_ones():
+    with pytest.raises(ValueError, match="shipped: "):
+        load_pretrained("maze-11x11")

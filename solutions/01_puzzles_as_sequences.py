@@ -295,6 +295,40 @@ print("baseline exact accuracy below 20%:", exact < 0.2)
 # depth of computation grows without more parameters. Lessons 02 to 07 build that machine.
 
 # %% [markdown]
+# ## A look ahead: the HRM this course ships
+#
+# The course ships a small HRM trained on this same 6x6 data: `cpu-small` (hidden size 64, two
+# blocks per module), trained on a 2-core CPU by the command in `datasets/README.md`. It reads the
+# same test puzzles and runs its recurrent core for 4 segments, one after the other. Lessons 02 to
+# 07 build every part of it; here we only load it and look.
+
+# %% tags=["nbval-ignore-output"]
+from hrm_minimal.evaluate import evaluate, load_pretrained
+from hrm_minimal.viz import draw_segments
+
+hrm, shipped = load_pretrained("sudoku-6x6")
+result = evaluate(hrm, test, progress=False)
+print(f"shipped HRM, {shipped['card']['steps']} training steps: exact accuracy {result['exact_accuracy']:.3f} "
+      f"(the baseline above: {exact:.3f})")
+print("exact accuracy after each segment:", " ".join(f"{x:.3f}" for x in result["exact_by_segment"]))
+
+batch = {"inputs": torch.from_numpy(test.inputs[:1])}  # one puzzle, (1, 36)
+carry, predictions = hrm.initial_carry(batch), []
+with torch.no_grad():
+    for segment in range(hrm.config.halt_max_steps):
+        carry, out = hrm(carry, batch)
+        predictions.append(out["logits"].argmax(-1)[0].numpy())  # (36,) after this segment
+draw_segments(predictions, test.inputs[0], test.labels[0], tokens=True)
+
+# %% tags=["nbval-check-output"]
+# Measured, not claimed: recurrence beats the one-pass baseline, and later segments are better.
+segments = result["exact_by_segment"]
+assert result["exact_accuracy"] > exact + 0.3, "the shipped HRM should beat the baseline by 30 points"
+assert segments[-1] > segments[0], "the last segment should solve more puzzles than the first"
+print("HRM beats the baseline by more than 30 points:", result["exact_accuracy"] > exact + 0.3)
+print("later segments solve more puzzles:", segments[-1] > segments[0])
+
+# %% [markdown]
 # ## What you built
 #
 # - `encode_sudoku` / `decode_sudoku`: the reference token encoding (0 PAD, 1 blank, d + 1), and the
@@ -302,7 +336,8 @@ print("baseline exact accuracy below 20%:", exact < 0.2)
 # - `permute_digits`, one of the symmetries that multiply a small training set, and the package's
 #   `augment_batch` that applies all of them.
 # - `exact_accuracy`, the paper's metric, next to cell accuracy.
-# - A one-pass transformer baseline and a measurement of how far it falls short.
+# - A one-pass transformer baseline and a measurement of how far it falls short, next to the HRM
+#   this course ships.
 
 # %% [markdown]
 # ## Questions

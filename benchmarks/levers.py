@@ -100,31 +100,15 @@ def run_one(task: str, variant: str, steps: int, eval_every: int, eval_limit: in
 
 
 def step_cost(task: str, variant: str, n: int = 10) -> float:
-    """Seconds per training step of `variant` on this machine (after 3 warm-up steps)."""
-    import torch
+    """Seconds per training step of `variant` on this machine: the trainer's own clock over n steps,
+    after 3 warm-up steps."""
+    from hrm_minimal.train import TrainConfig, train
 
-    from hrm_minimal.data import TrainBatches, load_task
-    from hrm_minimal.losses import act_loss
-    from hrm_minimal.model import HRM
-    from hrm_minimal.train import TrainConfig, _batch_on, build_model_config, make_optimizers
-
-    cfg = TrainConfig(task=task, **settings_for(task, variant))
-    data = load_task(task, "train")
-    torch.manual_seed(0)
-    model = HRM(build_model_config(cfg, data)).train()
-    opt, _ = make_optimizers(model, cfg)
-    batches, carry = TrainBatches(data, cfg.batch_size, augment=cfg.augment, seed=0), None
-    for i in range(n + 3):
-        if i == 3:
-            start = time.perf_counter()
-        batch = _batch_on(*next(batches), torch.device("cpu"))
-        carry = model.initial_carry(batch) if carry is None else carry
-        carry, outputs = model(carry, batch)
-        loss, _ = act_loss(outputs, carry.current_data["labels"], carry.halted, carry.steps, cfg.loss_type)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    return (time.perf_counter() - start) / n
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig(task=task, max_steps=n + 3, eval_every=10**9, eval_limit=1, checkpoint_every=10**9,
+                          out_dir=tmp + "/run", progress=False, device="cpu", **settings_for(task, variant))
+        history = train(cfg)["history"]
+    return (history[-1]["time_s"] - history[2]["time_s"]) / n
 
 
 def summary(path: str, task: str, steps: list[int]) -> str:

@@ -56,6 +56,8 @@ VARIANTS: dict[str, dict] = {
     "decay-0.1": {"lr_min_ratio": 0.1},
     "full-backprop": {"overrides": {"one_step_grad": False}},
     "no-puzzle-token": {"overrides": {"puzzle_emb_ndim": 0}},
+    "compile": {"compile": True},
+    "eager": {"compile": False},
 }
 
 

@@ -34,7 +34,7 @@ from hrm_minimal.utils import autocast_context, get_device
 # settings that define the run (model, data, optimiser), which must match the checkpoint.
 RESUMABLE_CHANGES = {
     "max_steps", "time_budget_s", "stop_after_steps", "eval_every", "eval_limit",
-    "checkpoint_every", "progress", "resume", "overwrite", "device", "autocast", "out_dir",
+    "checkpoint_every", "progress", "resume", "overwrite", "device", "autocast", "compile", "out_dir",
 }
 
 
@@ -70,6 +70,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     autocast: bool = True  # bf16 autocast on CUDA; False keeps float32 everywhere, as on a CPU
+    compile: bool = False  # torch.compile the segment (HRMInner); the weights' names do not change
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -195,6 +196,8 @@ def train(cfg: TrainConfig) -> dict:
 
     torch.manual_seed(cfg.seed)
     model = HRM(model_cfg).to(device)
+    if cfg.compile:
+        model.inner.compile()  # in place: state_dict keys stay the same, so checkpoints are unchanged
     opt, emb_opt = make_optimizers(model, cfg)
     batches = TrainBatches(train_set, cfg.batch_size, augment=cfg.augment, seed=cfg.seed)
     step, carry, history, train_time = 0, None, [], 0.0
@@ -327,6 +330,7 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
     p.add_argument("--no-autocast", dest="autocast", action="store_false",
                    help="float32 on CUDA too (the CPU's arithmetic); default bf16 autocast on CUDA")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model's segment (first steps are slow)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--dry-run", action="store_true", help="build model and data, print the config, exit")
     a = p.parse_args(argv)
@@ -344,7 +348,7 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
         loss_type=a.loss_type, augment=a.augment, max_steps=a.max_steps, time_budget_s=a.time_budget_s,
         eval_every=a.eval_every, eval_limit=a.eval_limit or None, checkpoint_every=a.checkpoint_every,
         out_dir=a.out_dir, resume=a.resume, overwrite=a.overwrite, seed=a.seed, device=a.device,
-        autocast=a.autocast, progress=a.progress)
+        autocast=a.autocast, compile=a.compile, progress=a.progress)
     return cfg, a.dry_run
 
 

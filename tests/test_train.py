@@ -210,6 +210,19 @@ def test_no_autocast_flag_keeps_float32_and_is_recorded():
     assert train_mod._parse_args(["--task", "sudoku-4x4"])[0].autocast is True
 
 
+@pytest.mark.slow
+def test_compile_trains_like_eager_and_keeps_the_checkpoint_format(tmp_path):
+    eager = train(_tiny(tmp_path, "eager", max_steps=3))
+    compiled = train(_tiny(tmp_path, "compiled", max_steps=3, compile=True))
+    assert compiled["model"].state_dict().keys() == eager["model"].state_dict().keys()
+    losses = [h["loss"] for h in compiled["history"]]
+    assert losses == pytest.approx([h["loss"] for h in eager["history"]], rel=1e-4)
+    # `compile` only changes how a step runs, so a run may be resumed with or without it.
+    resumed = train(_tiny(tmp_path, "compiled", max_steps=4, resume=True))
+    assert resumed["step"] == 4
+    assert train_mod._parse_args(["--task", "sudoku-4x4", "--compile"])[0].compile is True
+
+
 def test_levers_apply_each_named_change_on_top_of_the_recipe(repo_root):
     sys.path.insert(0, str(repo_root / "benchmarks"))
     try:
@@ -223,3 +236,21 @@ def test_levers_apply_each_named_change_on_top_of_the_recipe(repo_root):
     assert "eval_every" not in both  # the lever script sets its own evaluation schedule
     for name in VARIANTS:  # every lever builds a valid configuration
         TrainConfig(**settings_for("sudoku-6x6", name))
+
+
+def test_time_to_accuracy_set_changes_the_recipe_and_rejects_unknown_fields(repo_root):
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    try:
+        from time_to_accuracy import RECIPES, with_changes
+    finally:
+        sys.path.pop(0)
+    recipe = RECIPES["sudoku-6x6"][0]
+    changed = with_changes(recipe, ["one_step_grad=false", "weight_decay=1.0"])
+    assert changed["overrides"] == {**recipe["overrides"], "one_step_grad": False}
+    assert changed["weight_decay"] == 1.0 and "weight_decay" not in recipe  # the recipe itself is untouched
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        with_changes(recipe, ["one_step_grad"])
+    script = repo_root / "benchmarks" / "time_to_accuracy.py"
+    done = subprocess.run([sys.executable, str(script), "--task", "sudoku-6x6", "--set", "H_cycels=3"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and "H_cycels" in done.stderr

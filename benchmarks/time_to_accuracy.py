@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from hrm_minimal.presets import get_preset
-from hrm_minimal.train import TrainConfig, _parse_value, train
+from hrm_minimal.train import TrainConfig, parse_value, train
 
 THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
 
@@ -48,9 +48,9 @@ def with_changes(settings: dict, changes: list[str]) -> dict:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         key, value = (part.strip() for part in item.split("=", 1))
         if key in train_fields:
-            out[key] = _parse_value(value)
+            out[key] = parse_value(value)
         else:
-            out["overrides"][key] = _parse_value(value)
+            out["overrides"][key] = parse_value(value)
     return out
 
 

@@ -288,7 +288,7 @@ def train(cfg: TrainConfig) -> dict:
     return {"model": model, "model_config": model_cfg, "history": history, "step": step, "checkpoint": path}
 
 
-def _parse_value(text: str):
+def parse_value(text: str):
     """'3' -> 3, '0.5' -> 0.5, 'true' -> True, else the string."""
     low = text.lower()
     if low in ("true", "false"):
@@ -339,7 +339,7 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
         if "=" not in item:
             p.error(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        overrides[key.strip()] = _parse_value(value.strip())
+        overrides[key.strip()] = parse_value(value.strip())
     task = a.task if (a.task or a.data) else "sudoku-6x6"
     cfg = TrainConfig(
         task=task if a.data is None else None, data=a.data, test_data=a.test_data, preset=a.preset,

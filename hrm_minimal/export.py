@@ -44,6 +44,8 @@ def train_command(train_config: dict, steps: int) -> str:
         parts.append("--no-augment")
     if not train_config.get("autocast", True):
         parts.append("--no-autocast")
+    if train_config.get("compile"):  # the same arithmetic up to float rounding, so the command says so
+        parts.append("--compile")
     parts.append(f"--steps {steps}")
     return " ".join(parts)
 

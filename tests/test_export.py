@@ -32,6 +32,13 @@ def test_the_command_rebuilds_the_same_training_settings(run_dir):
     assert parsed.max_steps == 6
 
 
+def test_the_command_says_compile_when_the_run_compiled(run_dir):
+    saved = load_checkpoint(run_dir)["train_config"]
+    assert "--compile" not in train_command(saved, steps=6)
+    parsed, _ = _parse_args(train_command({**saved, "compile": True}, steps=6).split()[3:])
+    assert parsed.compile is True
+
+
 def test_a_setting_without_a_flag_is_refused():
     cfg = TrainConfig(betas=(0.9, 0.999)).to_dict()
     with pytest.raises(ValueError, match="betas"):

@@ -68,7 +68,8 @@ def settings_for(task: str, variant: str) -> dict:
     for name in variant.split("+"):
         one = VARIANTS[name]
         change = {**change, **one, "overrides": {**change.get("overrides", {}), **one.get("overrides", {})}}
-    base.pop("eval_every", None)
+    base.pop("eval_every", None)  # the lever script sets its own evaluation schedule
+    base.pop("max_steps", None)  # and its own length (--steps), over which any decay then runs
     overrides = {**base.pop("overrides", {}), **change.get("overrides", {})}
     return {**base, **{k: v for k, v in change.items() if k != "overrides"}, "overrides": overrides}
 

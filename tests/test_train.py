@@ -234,6 +234,7 @@ def test_levers_apply_each_named_change_on_top_of_the_recipe(repo_root):
     recipe = RECIPES["sudoku-6x6"][0]
     assert both["lr"] == 4e-3 and both["overrides"] == {**recipe.get("overrides", {}), "halt_max_steps": 2}
     assert "eval_every" not in both  # the lever script sets its own evaluation schedule
+    assert "max_steps" not in settings_for("sudoku-9x9", "base")  # and its own length (--steps)
     for name in VARIANTS:  # every lever builds a valid configuration
         TrainConfig(**settings_for("sudoku-6x6", name))
 
@@ -254,3 +255,16 @@ def test_time_to_accuracy_set_changes_the_recipe_and_rejects_unknown_fields(repo
     done = subprocess.run([sys.executable, str(script), "--task", "sudoku-6x6", "--set", "H_cycels=3"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "H_cycels" in done.stderr
+
+
+def test_time_to_accuracy_runs_a_recipe_of_fixed_length_with_its_decay(repo_root, tmp_path):
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    try:
+        from time_to_accuracy import run_seed
+    finally:
+        sys.path.pop(0)
+    settings = dict(preset="cpu-tiny", overrides={}, eval_every=2, max_steps=4, lr_warmup_steps=0,
+                    lr_min_ratio=0.1)
+    records = run_seed("sudoku-4x4", 0, budget_s=600, out_dir=tmp_path, settings=settings)
+    assert [r["step"] for r in records] == [2, 4]  # stopped by its length, not by the time budget
+    assert records[-1]["lr"] < records[0]["lr"]  # the rate decays over those 4 steps

@@ -37,7 +37,7 @@ RECIPES = {
     "sudoku-6x6": (dict(preset="cpu-small", overrides=NARROW_MLP, compile=True, eval_every=100), 0.95, 180),
     "maze-11x11": (dict(preset="cpu-small", eval_every=100), 0.95, 300),
     "maze-15x15": (dict(preset="cpu-small", eval_every=100), 0.95, 300),
-    # 9x9 is a fixed-length run: 10,500 steps (about 58 minutes here) with the rate decaying to a
+    # 9x9 is a fixed-length run: 10,500 steps (52.7 minutes of training here) with the rate decaying to a
     # tenth over them, which a run that knows its length can do.
     "sudoku-9x9": (dict(preset="cpu-small", overrides=NARROW_MLP, compile=True, max_steps=10_500,
                         lr_min_ratio=0.1, eval_every=500), 0.50, 3600),

@@ -55,6 +55,7 @@ VARIANTS: dict[str, dict] = {
     "warmup-20": {"lr_warmup_steps": 20},
     "decay-0.1": {"lr_min_ratio": 0.1},
     "full-backprop": {"overrides": {"one_step_grad": False}},
+    "no-act-continue": {"overrides": {"act_continue": False}},
     "no-puzzle-token": {"overrides": {"puzzle_emb_ndim": 0}},
     "compile": {"compile": True},
     "eager": {"compile": False},

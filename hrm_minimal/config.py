@@ -28,6 +28,9 @@ class HRMConfig:
     rope_theta: float = 10000.0
     rms_norm_eps: float = 1e-5
     one_step_grad: bool = True  # False: full backprop through the segment (the carry stays detached)
+    # False: TRM's shortcut, not HRM's Q-learning: no extra segment for a continue target, no continue
+    # loss, and training halts where Q_halt > 0 (a step about a third cheaper; see README).
+    act_continue: bool = True
 
     def __post_init__(self) -> None:
         if self.puzzle_emb_ndim is None:
@@ -70,8 +73,9 @@ class HRMConfig:
                              "(rotary embeddings rotate pairs of channels)")
         if self.pos_encodings not in ("rope", "learned"):
             raise ValueError(f"HRMConfig.pos_encodings must be 'rope' or 'learned', got {self.pos_encodings!r}")
-        if not isinstance(self.one_step_grad, bool):
-            raise TypeError(f"HRMConfig.one_step_grad must be a bool, got {self.one_step_grad!r}")
+        for name in ["one_step_grad", "act_continue"]:
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"HRMConfig.{name} must be a bool, got {getattr(self, name)!r}")
         return self
 
     # ------------------------------------------------------------------ derived sizes

@@ -76,7 +76,7 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress) ->
             preds = out["logits"].argmax(-1)  # (B, S)
             seq_correct = sequence_correct(preds, labels)  # (B,)
             exact_by_segment[segment] += int(seq_correct.sum())
-            first_halt = (out["q_halt_logits"] > out["q_continue_logits"]) & (halt_at == steps)
+            first_halt = model.q_says_halt(out["q_halt_logits"], out["q_continue_logits"]) & (halt_at == steps)
             first_halt &= segment < steps - 1  # the last segment halts anyway
             halt_at = torch.where(first_halt, torch.full_like(halt_at, segment + 1), halt_at)
             correct_at_halt = torch.where(first_halt, seq_correct, correct_at_halt)

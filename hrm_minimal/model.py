@@ -218,6 +218,11 @@ class HRM(nn.Module):
             current_data={k: torch.zeros_like(v) for k, v in batch.items() if torch.is_tensor(v)},
         )
 
+    def q_says_halt(self, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the Q head would stop here. HRM: Q_halt > Q_continue; with act_continue=False
+        (TRM's shortcut, no continue value is learned): Q_halt > 0, a sigmoid above one half."""
+        return q_halt > q_continue if self.config.act_continue else q_halt > 0
+
     # ------------------------------------------------------------------ one segment
     def forward(self, carry: ACTCarry, batch: Batch, max_steps: int | None = None,
                 generator: torch.Generator | None = None):
@@ -250,16 +255,17 @@ class HRM(nn.Module):
             is_last = steps >= limit
             halted = is_last
             if self.training and limit > 1:
-                halted = halted | (q_halt > q_continue)  # Q says "stop": halt value beats continue
+                halted = halted | self.q_says_halt(q_halt, q_continue)
                 # Exploration: with prob p forbid halting before a random step in {2..limit}.
                 explore = torch.rand(B, device=q_halt.device, generator=generator) < self.config.halt_exploration_prob
                 min_steps = torch.randint(2, limit + 1, (B,), device=q_halt.device, generator=generator)
                 halted = halted & (steps >= min_steps * explore)
-                # Q-learning target for "continue" from one extra no-grad segment on the new carry:
-                # sigmoid(Q_halt') at the last allowed step, else sigmoid(max(Q_halt', Q_continue')).
-                _, _, (next_halt, next_continue) = self.inner(inner_carry, data)
-                outputs["target_q_continue"] = torch.sigmoid(
-                    torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
+                if self.config.act_continue:
+                    # Q-learning target for "continue" from one extra no-grad segment on the new carry:
+                    # sigmoid(Q_halt') at the last allowed step, else sigmoid(max(Q_halt', Q_continue')).
+                    _, _, (next_halt, next_continue) = self.inner(inner_carry, data)
+                    outputs["target_q_continue"] = torch.sigmoid(
+                        torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
         return ACTCarry(inner_carry, steps.to(torch.int32), halted, data), outputs
 
 

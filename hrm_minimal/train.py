@@ -177,7 +177,8 @@ def _check_run_dir(cfg: TrainConfig, model_cfg: HRMConfig, puzzles: PuzzleSet) -
     ckpt = load_checkpoint(ckpt_path)
     if "optimizer" not in ckpt:
         raise ValueError(f"cannot resume {ckpt_path}: it is an exported model (weights only, no optimiser state)")
-    diffs = config_differences(ckpt["model_config"], model_cfg.to_dict())
+    # from_dict gives fields added since the checkpoint was made their defaults (what it ran with)
+    diffs = config_differences(HRMConfig.from_dict(ckpt["model_config"]).to_dict(), model_cfg.to_dict())
     diffs += config_differences(ckpt["data"], data_signature(puzzles))
     saved = {k: v for k, v in ckpt["train_config"].items() if k not in RESUMABLE_CHANGES}
     now = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE_CHANGES}

@@ -160,3 +160,37 @@ def test_q_continue_target_arithmetic():
     # the test is only meaningful if "max" picks continue somewhere and it matters at a last step
     assert (next_cont > next_halt)[~is_last].any()
     assert (next_cont > next_halt)[is_last].any()
+
+
+def test_without_act_continue_one_segment_runs_and_q_halt_above_zero_stops():
+    """act_continue=False (TRM's shortcut): no extra segment, no continue target, halt where Q_halt > 0."""
+    calls = []
+    for q_bias, halts in [((0.5, 5.0), True), ((-0.5, -5.0), False)]:  # HRM's rule would say the opposite
+        model = make_model(halt_max_steps=5, q_bias=q_bias, act_continue=False).train()
+        hook = model.inner.register_forward_hook(lambda *_: calls.append(1))
+        batch = make_batch()
+        carry, out = model(model.initial_carry(batch), batch)
+        hook.remove()
+        assert "target_q_continue" not in out
+        assert carry.halted.tolist() == [halts] * 4
+        hrm = make_model(halt_max_steps=5, q_bias=q_bias).train()  # the same logits under HRM's rule
+        assert hrm(hrm.initial_carry(batch), batch)[0].halted.tolist() == [not halts] * 4
+    assert len(calls) == 2  # one inner segment per call, where HRM runs two
+
+
+def test_evaluate_counts_q_halts_by_the_models_own_rule():
+    from hrm_minimal.data.puzzle_set import PuzzleSet
+    from hrm_minimal.evaluate import evaluate
+
+    g = torch.Generator().manual_seed(0)
+    puzzles = PuzzleSet(name="toy", kind="maze", inputs=torch.randint(1, 5, (6, 4), generator=g).numpy(),
+                        labels=torch.randint(1, 5, (6, 4), generator=g).numpy(), vocab_size=5, seq_len=4,
+                        grid_size=2, box=None)
+    for act_continue, expected in [(True, 3.0), (False, 1.0)]:  # Q_halt 0.5 < Q_continue 5 but > 0
+        model = make_model(halt_max_steps=3, q_bias=(0.5, 5.0), act_continue=act_continue)
+        assert evaluate(model, puzzles, progress=False)["mean_segments"] == expected
+
+
+def test_act_continue_must_be_a_bool():
+    with pytest.raises(TypeError, match="act_continue must be a bool"):
+        make_model(act_continue="no")

@@ -85,6 +85,17 @@ def test_resume_refuses_a_different_config(tmp_path):
         train(_tiny(tmp_path, max_steps=4, resume=True, overrides={"H_cycles": 3}))
 
 
+def test_resume_accepts_a_checkpoint_made_before_a_model_field_existed(tmp_path):
+    train(_tiny(tmp_path, max_steps=2))
+    path = tmp_path / "run" / "checkpoint.pt"
+    ckpt = load_checkpoint(path)
+    del ckpt["model_config"]["act_continue"]  # as written before the field was added
+    torch.save(ckpt, path)
+    assert train(_tiny(tmp_path, max_steps=3, resume=True))["step"] == 3
+    with pytest.raises(ValueError, match="act_continue: True != False"):
+        train(_tiny(tmp_path, max_steps=4, resume=True, overrides={"act_continue": False}))
+
+
 def test_resume_without_a_checkpoint_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(_tiny(tmp_path, resume=True))

@@ -38,6 +38,8 @@ VARIANTS: dict[str, dict] = {
     "batch-128": {"batch_size": 128},
     "halt-1": {"overrides": {"halt_max_steps": 1}},
     "halt-2": {"overrides": {"halt_max_steps": 2}},
+    "halt-3": {"overrides": {"halt_max_steps": 3}},
+    "halt-4": {"overrides": {"halt_max_steps": 4}},
     "halt-8": {"overrides": {"halt_max_steps": 8}},
     "narrow-mlp": {"overrides": {"expansion": 2.0, "swiglu_multiple": 32}},
     "reference-mlp": {"overrides": {"expansion": 4.0, "swiglu_multiple": 256}},
@@ -59,6 +61,9 @@ VARIANTS: dict[str, dict] = {
     "no-puzzle-token": {"overrides": {"puzzle_emb_ndim": 0}},
     "compile": {"compile": True},
     "eager": {"compile": False},
+    # how the test split is read, not how the model learns: segments per test puzzle
+    "eval-4": {"eval_max_steps": 4},
+    "eval-16": {"eval_max_steps": 16},
 }
 
 
@@ -99,6 +104,7 @@ def run_one(task: str, variant: str, steps: int, eval_every: int, eval_limit: in
                     if "test_exact_accuracy" in h:
                         f.write(json.dumps({"task": task, "variant": variant, "seed": seed, "step": h["step"],
                                             "exact": h["test_exact_accuracy"], "cell": h["test_accuracy"],
+                                            "exact_by_segment": h["test_exact_by_segment"],
                                             "train_time_s": h["time_s"], "device": device}) + "\n")
             written = len(history)
 

@@ -2,12 +2,19 @@
 
     python benchmarks/time_to_accuracy.py --task sudoku-6x6 [--seeds 3] [--budget SECONDS]
                                           [--csv curves.csv] [--plot curves.png] [--set KEY=VALUE]
+                                          [--eval-segments N]
 
 Each seed trains the task's recipe (below) with `hrm_minimal.train` for `--budget` seconds of
 training time, evaluating the whole test split every `eval_every` steps (evaluation time is
 measured apart and not counted). Printed per seed: the training time at which each exact-accuracy
 threshold was first reached. The last line is the headline:
 `TASK: X% exact reached in S s (median of K seeds)`.
+
+Evaluation runs each test puzzle for the recipe's `halt_max_steps` segments, as the reference
+does. `--eval-segments N` runs N instead: the paper's inference-time scaling, the same weights
+given more segments. Each evaluation also keeps the exact accuracy after every segment, so a run
+with `--eval-segments 16` reports the trained number of segments beside it (the CSV column
+`test_exact_trained_segments` and a second median line).
 """
 from __future__ import annotations
 
@@ -59,12 +66,15 @@ def with_changes(settings: dict, changes: list[str]) -> dict:
     return out
 
 
-def run_seed(task: str, seed: int, budget_s: float, out_dir: Path, settings: dict | None = None) -> list[dict]:
+def run_seed(task: str, seed: int, budget_s: float, out_dir: Path, settings: dict | None = None,
+             eval_segments: int | None = None) -> list[dict]:
     """Train one seed for `budget_s` seconds of training time; return its evaluation records."""
     settings = RECIPES[task][0] if settings is None else settings
     # A recipe may fix its length in steps (a learning rate that decays over the run needs it);
     # otherwise only the time budget stops it.
     settings = {"max_steps": 10**7, **settings}
+    if eval_segments is not None:  # otherwise the recipe's own (or halt_max_steps)
+        settings["eval_max_steps"] = eval_segments
     cfg = TrainConfig(task=task, seed=seed, time_budget_s=budget_s, eval_limit=None,
                       checkpoint_every=10**7, out_dir=str(out_dir / f"{task}-seed{seed}"), progress=False,
                       **settings)
@@ -72,12 +82,21 @@ def run_seed(task: str, seed: int, budget_s: float, out_dir: Path, settings: dic
     return [h for h in history if "test_exact_accuracy" in h]
 
 
-def first_reached(records: list[dict], threshold: float) -> float | None:
-    """Training time (s) of the first evaluation at or above `threshold`, or None."""
+def first_reached(records: list[dict], threshold: float, key: str = "test_exact_accuracy") -> float | None:
+    """Training time (s) of the first evaluation whose `key` is at or above `threshold`, or None."""
     for r in records:
-        if r["test_exact_accuracy"] >= threshold:
+        if r[key] >= threshold:
             return r["time_s"]
     return None
+
+
+def median_line(per_threshold: list[list[float | None]]) -> str:
+    """'50% at 40 s, 80% not reached, ...': per threshold, the median over seeds of the time reached."""
+    medians = []
+    for k, t in enumerate(THRESHOLDS):
+        m = statistics.median(row[k] if row[k] is not None else float("inf") for row in per_threshold)
+        medians.append(f"{t:.0%} at {m:.0f} s" if m != float("inf") else f"{t:.0%} not reached")
+    return ", ".join(medians)
 
 
 def main() -> None:
@@ -90,22 +109,30 @@ def main() -> None:
     p.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
                    help="change the recipe: a training setting (lr=1e-3) or a model field "
                         "(one_step_grad=false); repeatable")
+    p.add_argument("--eval-segments", type=int, default=None,
+                   help="segments per test puzzle (default: the recipe's, else halt_max_steps; more = inference-time scaling)")
     a = p.parse_args()
     settings, target, default_budget = RECIPES[a.task]
     try:
         settings = with_changes(settings, a.changes)
+        trained = get_preset(settings["preset"], vocab_size=11, seq_len=81, **settings["overrides"]).halt_max_steps
+        if a.eval_segments is not None:
+            settings["eval_max_steps"] = a.eval_segments
         TrainConfig(task=a.task, **settings)
-        get_preset(settings["preset"], vocab_size=11, seq_len=81, **settings["overrides"])  # model fields
     except (TypeError, ValueError) as exc:
         p.error(str(exc))
+    segments = settings.get("eval_max_steps") or trained
     budget = a.budget or default_budget
-    print(f"{a.task}: recipe {settings}, budget {budget:.0f} s of training per seed, {a.seeds} seeds")
+    print(f"{a.task}: recipe {settings}, budget {budget:.0f} s of training per seed, {a.seeds} seeds, "
+          f"{segments} segments per test puzzle (trained with {trained})")
 
-    curves, reached, per_threshold = [], [], []
+    curves, reached, per_threshold, per_threshold_trained = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(a.seeds):
             start = time.perf_counter()
             records = run_seed(a.task, seed, budget, Path(tmp), settings)
+            for r in records:  # the same evaluation, read after the segments the model was trained with
+                r["test_exact_trained_segments"] = r["test_exact_by_segment"][min(trained, segments) - 1]
             wall = time.perf_counter() - start
             eval_s = sum(r["eval_time_s"] for r in records)
             marks = [(t, first_reached(records, t)) for t in THRESHOLDS]
@@ -114,10 +141,19 @@ def main() -> None:
             print(f"seed {seed}: {text}; best {best['test_exact_accuracy']:.1%} exact at step {best['step']}, "
                   f"last {records[-1]['test_exact_accuracy']:.1%} at step {records[-1]['step']} "
                   f"(training {records[-1]['time_s']:.0f} s, evaluation {eval_s:.0f} s, wall {wall:.0f} s)")
+            if segments != trained:
+                best_trained = max(r["test_exact_trained_segments"] for r in records)
+                print(f"seed {seed} after {trained} segments (as trained): best {best_trained:.1%} exact, "
+                      f"last {records[-1]['test_exact_trained_segments']:.1%}")
             reached.append(first_reached(records, target))
             per_threshold.append([s for _, s in marks])
+            per_threshold_trained.append([first_reached(records, t, "test_exact_trained_segments") for t in THRESHOLDS])
             curves += [{"task": a.task, "seed": seed, "step": r["step"], "train_time_s": r["time_s"],
-                        "test_exact_accuracy": r["test_exact_accuracy"], "test_accuracy": r["test_accuracy"]}
+                        "segments": segments, "trained_segments": trained,
+                        "test_exact_accuracy": r["test_exact_accuracy"],
+                        "test_exact_trained_segments": r["test_exact_trained_segments"],
+                        "test_accuracy": r["test_accuracy"],
+                        "test_exact_by_segment": " ".join(f"{x:.4f}" for x in r["test_exact_by_segment"])}
                        for r in records]
 
     csv_path = Path(a.csv or f"time_to_accuracy-{a.task}.csv")
@@ -128,19 +164,18 @@ def main() -> None:
     print(f"curves written to {csv_path}")
     if a.plot:
         plot(curves, a.task, target, a.plot, a.changes)
-    medians = []
-    for k, t in enumerate(THRESHOLDS):
-        times = [row[k] for row in per_threshold]
-        m = statistics.median(x if x is not None else float("inf") for x in times)
-        medians.append(f"{t:.0%} at {m:.0f} s" if m != float("inf") else f"{t:.0%} not reached")
-    print(f"median of {len(per_threshold)} seeds: " + ", ".join(medians))
+    if segments != trained:
+        print(f"median of {len(per_threshold)} seeds after {trained} segments (as trained): "
+              + median_line(per_threshold_trained))
+    print(f"median of {len(per_threshold)} seeds after {segments} segments: " + median_line(per_threshold))
+    how = f", {segments} test segments" if segments != trained else ""
     done = [s for s in reached if s is not None]
     if len(done) * 2 > len(reached):  # a majority reached it: the median is a time
         median = statistics.median(s if s is not None else float("inf") for s in reached)
-        print(f"{a.task}: {target:.0%} exact reached in {median:.0f} s (median of {len(reached)} seeds)")
+        print(f"{a.task}: {target:.0%} exact reached in {median:.0f} s (median of {len(reached)} seeds{how})")
     else:
         print(f"{a.task}: {target:.0%} exact not reached within {budget:.0f} s "
-              f"by {len(reached) - len(done)} of {len(reached)} seeds (median of {len(reached)} seeds)")
+              f"by {len(reached) - len(done)} of {len(reached)} seeds (median of {len(reached)} seeds{how})")
 
 
 def plot(curves: list[dict], task: str, target: float, path: str, changes: list[str] = ()) -> None:
@@ -151,14 +186,20 @@ def plot(curves: list[dict], task: str, target: float, path: str, changes: list[
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
+    scaled = any(c["test_exact_trained_segments"] != c["test_exact_accuracy"] for c in curves)
     for seed in sorted({c["seed"] for c in curves}):
         rows = [c for c in curves if c["seed"] == seed]
-        ax.plot([r["train_time_s"] for r in rows], [100 * r["test_exact_accuracy"] for r in rows], label=f"seed {seed}")
+        times = [r["train_time_s"] for r in rows]
+        line, = ax.plot(times, [100 * r["test_exact_accuracy"] for r in rows],
+                        label=f"seed {seed}" + (f", {rows[0]['segments']} segments" if scaled else ""))
+        if scaled:  # the same evaluations, read after the number of segments trained with
+            ax.plot(times, [100 * r["test_exact_trained_segments"] for r in rows], color=line.get_color(),
+                    linestyle=":", label=f"seed {seed}, {rows[0]['trained_segments']} segments (as trained)")
     ax.axhline(100 * target, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("training time (s, 2-core CPU)")
     ax.set_ylabel("test exact accuracy (%)")
     ax.set_title(task + (f" ({', '.join(changes)})" if changes else ""))
-    ax.legend()
+    ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"plot written to {path}")

@@ -126,6 +126,14 @@ def load_model(path: str, device: torch.device | str = "cpu", expect: HRMConfig 
     return model.to(device).eval(), ckpt
 
 
+def reading_segments(ckpt: dict) -> int:
+    """Segments a saved model is meant to be read with: an exported model's card says; a training
+    checkpoint's run may set `eval_max_steps`; otherwise the model's own `halt_max_steps`."""
+    card_segments = ckpt.get("card", {}).get("segments")
+    run_segments = (ckpt.get("train_config") or {}).get("eval_max_steps")
+    return int(card_segments or run_segments or ckpt["model_config"]["halt_max_steps"])
+
+
 def load_pretrained(task: str, device: torch.device | str = "cpu") -> tuple[HRM, dict]:
     """The model shipped for a task (see datasets/README.md): (model in eval mode, its file's contents)."""
     return load_model(str(shipped_checkpoint(task)), device=device)
@@ -139,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--data", default=None, help="a CSV in the Sudoku-Extreme or Maze-Hard format")
     p.add_argument("--split", default="test", choices=["train", "test"])
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N puzzles")
-    p.add_argument("--max-steps", type=int, default=None, help="segments per puzzle (default halt_max_steps)")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="segments per puzzle (default: what the file says it is read with, else halt_max_steps)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto")
     a = p.parse_args(argv)
@@ -151,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             puzzles = load_task(a.task or ckpt["data"]["name"], a.split)
         check_data_matches(model.config, puzzles, where=f"checkpoint {a.checkpoint}")
-        r = evaluate(model, puzzles, batch_size=a.batch_size, device=device, limit=a.limit, max_steps=a.max_steps)
+        r = evaluate(model, puzzles, batch_size=a.batch_size, device=device, limit=a.limit,
+                     max_steps=a.max_steps or reading_segments(ckpt))
     except (ValueError, FileNotFoundError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -33,7 +33,7 @@ from hrm_minimal.utils import autocast_context, get_device
 # Settings that may change when a run is resumed (how long to run, how to report), as opposed to
 # settings that define the run (model, data, optimiser), which must match the checkpoint.
 RESUMABLE_CHANGES = {
-    "max_steps", "time_budget_s", "stop_after_steps", "eval_every", "eval_limit",
+    "max_steps", "time_budget_s", "stop_after_steps", "eval_every", "eval_limit", "eval_max_steps",
     "checkpoint_every", "progress", "resume", "overwrite", "device", "autocast", "compile", "out_dir",
 }
 
@@ -63,6 +63,9 @@ class TrainConfig:
     stop_after_steps: int | None = None  # stop early at this step, as an interruption would
     eval_every: int = 500
     eval_limit: int | None = 500  # test examples per periodic evaluation (None = all)
+    # Segments per test puzzle in the periodic evaluation. None = halt_max_steps, as the reference
+    # evaluates; more is the paper's inference-time scaling (same weights, more segments).
+    eval_max_steps: int | None = None
     checkpoint_every: int = 500
     out_dir: str | None = None  # default: runs/<task>-<preset>
     resume: bool = False
@@ -79,6 +82,10 @@ class TrainConfig:
         for name in ("batch_size", "max_steps", "eval_every", "checkpoint_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(self, name)}")
+        if self.eval_max_steps is not None and (isinstance(self.eval_max_steps, bool)
+                                                or not isinstance(self.eval_max_steps, int)
+                                                or self.eval_max_steps < 1):
+            raise ValueError(f"TrainConfig.eval_max_steps must be a positive int or None, got {self.eval_max_steps!r}")
         if self.optimizer not in ("adamw", "adam_atan2"):
             raise ValueError(f"TrainConfig.optimizer must be 'adamw' or 'adam_atan2', got {self.optimizer!r}")
         if self.loss_type not in ("stablemax", "softmax"):
@@ -226,12 +233,15 @@ def train(cfg: TrainConfig) -> dict:
         """Evaluate on the test split and add the results to `record` (evaluation time apart)."""
         t1 = time.perf_counter()
         result = evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
-                          limit=cfg.eval_limit, progress=False)
+                          limit=cfg.eval_limit, max_steps=cfg.eval_max_steps, progress=False)
         model.train()
-        record.update({f"test_{k}": v for k, v in result.items() if not isinstance(v, list)})
+        # test_exact_accuracy is after the last segment run; test_exact_by_segment after each one
+        record.update({f"test_{k}": v for k, v in result.items()
+                       if not isinstance(v, list) or k == "exact_by_segment"})
         record["eval_time_s"] = round(time.perf_counter() - t1, 3)
         bar.write(f"step {record['step']}: test exact {result['exact_accuracy']:.3f}, "
-                  f"cell {result['accuracy']:.3f} ({record['eval_time_s']:.1f} s)")
+                  f"cell {result['accuracy']:.3f} after {len(result['exact_by_segment'])} segments "
+                  f"({record['eval_time_s']:.1f} s)")
 
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     (cfg.run_dir / "config.json").write_text(json.dumps(
@@ -323,6 +333,8 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-limit", type=int, default=500, help="test examples per evaluation (0 = all)")
+    p.add_argument("--eval-max-steps", type=int, default=None,
+                   help="segments per test puzzle in evaluations (default halt_max_steps; more = inference-time scaling)")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--out", dest="out_dir", default=None, help="run folder (default runs/<task>-<preset>)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in the run folder")
@@ -347,7 +359,8 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
         overrides=overrides, batch_size=a.batch_size, lr=a.lr, lr_warmup_steps=a.lr_warmup_steps,
         lr_min_ratio=a.lr_min_ratio, weight_decay=a.weight_decay, optimizer=a.optimizer,
         loss_type=a.loss_type, augment=a.augment, max_steps=a.max_steps, time_budget_s=a.time_budget_s,
-        eval_every=a.eval_every, eval_limit=a.eval_limit or None, checkpoint_every=a.checkpoint_every,
+        eval_every=a.eval_every, eval_limit=a.eval_limit or None, eval_max_steps=a.eval_max_steps,
+        checkpoint_every=a.checkpoint_every,
         out_dir=a.out_dir, resume=a.resume, overwrite=a.overwrite, seed=a.seed, device=a.device,
         autocast=a.autocast, compile=a.compile, progress=a.progress)
     return cfg, a.dry_run

@@ -62,6 +62,30 @@ def test_export_keeps_the_model_drops_the_resume_state_and_measures_it(run_dir, 
     assert torch.equal(out_a, out_b)
 
 
+def test_export_measures_and_records_the_segments_a_model_is_read_with(run_dir, tmp_path, capsys):
+    from hrm_minimal.data import load_task
+    from hrm_minimal.evaluate import evaluate, main as evaluate_main
+
+    default = export_model(run_dir, tmp_path / "four.pt")
+    assert default["segments"] == default["trained_segments"] == 4  # cpu-tiny's halt_max_steps
+    card = export_model(run_dir, tmp_path / "more.pt", segments=7)
+    assert card["segments"] == 7 and card["trained_segments"] == 4 and len(card["exact_by_segment"]) == 7
+    model, _ = load_model(str(tmp_path / "more.pt"))
+    direct = evaluate(model, load_task("sudoku-4x4", "test"), max_steps=7, progress=False)
+    assert card["test_exact_accuracy"] == direct["exact_accuracy"] and card["test_accuracy"] == direct["accuracy"]
+    # The evaluation command reads an exported model with the segments its card names.
+    assert evaluate_main([str(tmp_path / "more.pt"), "--device", "cpu"]) == 0
+    assert "7 segments each" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="segments"):
+        export_model(run_dir, tmp_path / "bad.pt", segments=0)
+    # Exported again with other segments, a model is measured anew and keeps how it was made.
+    again = export_model(tmp_path / "more.pt", tmp_path / "again.pt", segments=5)
+    assert again["segments"] == 5 and len(again["exact_by_segment"]) == 5
+    assert again["exact_by_segment"] == card["exact_by_segment"][:5]
+    for key in ("command", "seed", "steps", "train_time_s", "trained_on", "trained_segments"):
+        assert again[key] == card[key]
+
+
 def test_an_exported_model_cannot_be_resumed(run_dir, tmp_path):
     dest = tmp_path / "resume" / "checkpoint.pt"
     export_model(run_dir, dest)

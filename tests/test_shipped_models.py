@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from hrm_minimal.data import datasets_dir, load_task
-from hrm_minimal.evaluate import evaluate, load_pretrained
+from hrm_minimal.evaluate import evaluate, load_pretrained, reading_segments
 from hrm_minimal.export import SLICE, read_card
 
 SHIPPED = sorted(p.stem for p in (datasets_dir() / "checkpoints").glob("*.pt"))
@@ -22,7 +22,7 @@ def test_a_shipped_model_is_small_and_matches_its_card_on_a_test_slice(task):
     assert card["task"] == task
     model, ckpt = load_pretrained(task)  # torch.load(weights_only=True) inside
     assert "optimizer" not in ckpt
-    result = evaluate(model, load_task(task, "test"), limit=SLICE, progress=False)
+    result = evaluate(model, load_task(task, "test"), limit=SLICE, max_steps=reading_segments(ckpt), progress=False)
     assert result["count"] == card["slice"]["count"] == SLICE
     # Same model, same puzzles: only float rounding on another machine may flip a cell or two.
     assert result["exact_accuracy"] == pytest.approx(card["slice"]["exact_accuracy"], abs=0.01)

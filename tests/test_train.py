@@ -215,6 +215,21 @@ def test_a_time_budget_stops_training_and_the_last_step_is_evaluated(tmp_path):
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == result["step"]
 
 
+def test_eval_max_steps_runs_more_segments_and_may_change_on_resume(tmp_path):
+    first = train(_tiny(tmp_path, max_steps=4, eval_every=4, eval_max_steps=6))
+    record = first["history"][-1]
+    assert len(record["test_exact_by_segment"]) == 6  # cpu-tiny trains with 4 segments, evaluates with 6
+    assert record["test_exact_accuracy"] == record["test_exact_by_segment"][-1]
+    direct = evaluate(first["model"], load_task("sudoku-4x4", "test"), limit=32, max_steps=6, progress=False)
+    assert record["test_exact_by_segment"] == direct["exact_by_segment"]
+    # How a run is evaluated does not change its weights, so a resumed run may evaluate otherwise.
+    resumed = train(_tiny(tmp_path, max_steps=8, eval_every=4, resume=True))
+    assert len(resumed["history"][-1]["test_exact_by_segment"]) == 4  # back to halt_max_steps
+    with pytest.raises(ValueError, match="eval_max_steps"):
+        _tiny(tmp_path, eval_max_steps=0)
+    assert train_mod._parse_args(["--task", "sudoku-4x4", "--eval-max-steps", "16"])[0].eval_max_steps == 16
+
+
 def test_no_autocast_flag_keeps_float32_and_is_recorded():
     cfg, _ = train_mod._parse_args(["--task", "sudoku-4x4", "--no-autocast"])
     assert cfg.autocast is False and cfg.to_dict()["autocast"] is False
@@ -279,3 +294,44 @@ def test_time_to_accuracy_runs_a_recipe_of_fixed_length_with_its_decay(repo_root
     records = run_seed("sudoku-4x4", 0, budget_s=600, out_dir=tmp_path, settings=settings)
     assert [r["step"] for r in records] == [2, 4]  # stopped by its length, not by the time budget
     assert records[-1]["lr"] < records[0]["lr"]  # the rate decays over those 4 steps
+
+
+def test_time_to_accuracy_reports_more_test_segments_beside_the_trained_number(repo_root, tmp_path):
+    script = repo_root / "benchmarks" / "time_to_accuracy.py"
+    out = tmp_path / "curves.csv"
+    done = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", "--seeds", "1", "--budget", "2",
+                           "--eval-segments", "6", "--set", "eval_every=5", "--set", "halt_max_steps=3",
+                           "--csv", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert "after 3 segments (as trained)" in done.stdout and "after 6 segments" in lines[-2]
+    assert lines[-1].startswith("sudoku-4x4: 99% exact") and "6 test segments" in lines[-1]
+    import csv
+    rows = list(csv.DictReader(out.open()))
+    assert rows and {r["segments"] for r in rows} == {"6"}
+    for r in rows:  # every segment's accuracy is kept; the trained count's is the third
+        by_segment = [float(x) for x in r["test_exact_by_segment"].split()]
+        assert len(by_segment) == 6 and float(r["test_exact_accuracy"]) == pytest.approx(by_segment[-1], abs=1e-4)
+        assert float(r["test_exact_trained_segments"]) == pytest.approx(by_segment[2], abs=1e-4)
+    bad = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", "--eval-segments", "0"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "eval_max_steps" in bad.stderr
+
+
+def test_segments_script_reads_the_test_split_after_every_segment(repo_root, tmp_path):
+    script = repo_root / "benchmarks" / "segments.py"
+    out = tmp_path / "segments.jsonl"
+    done = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", "--budget", "1", "--read", "5",
+                           "--set", "halt_max_steps=3", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    import json
+    record = json.loads(out.read_text())
+    assert record["trained_segments"] == 3 and record["read_segments"] == 5 and record["steps"] > 0
+    assert len(record["exact_by_segment"]) == 5 and all(0 <= x <= 1 for x in record["exact_by_segment"])
+    last = done.stdout.strip().splitlines()[-1]
+    assert last == (f"sudoku-4x4: {record['exact_by_segment'][2]:.1%} exact after the 3 trained segments, "
+                    f"{record['exact_by_segment'][4]:.1%} after 5")
+    bad = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", "--read", "0"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--read" in bad.stderr

@@ -210,7 +210,10 @@ config and the run's settings (not the optimiser state) and measures the model o
 test split. Load one with `hrm_minimal.evaluate.load_pretrained("TASK")` (it uses
 `torch.load(weights_only=True)`); `tests/test_shipped_models.py` checks each stated accuracy on a
 slice of the test split. Training time is the run's own training time on the device named
-(evaluation excluded); the README's "How fast does it learn?" gives CPU times.
+(evaluation excluded); the README's "How fast does it learn?" gives CPU times. "Segments" gives
+how many segments per puzzle the model was trained with (`halt_max_steps`) and how many it is
+measured and read with (`python -m hrm_minimal.export --segments`, the paper's inference-time
+scaling); `python -m hrm_minimal.evaluate checkpoints/TASK.pt` uses the second.
 """
 
 
@@ -222,15 +225,18 @@ def _checkpoints_card() -> list[str]:
     lines = [CARD_CHECKPOINTS]
     if not files:
         return lines + ["None yet.", ""]
-    lines.append("| file | test puzzles | exact | cells (blank cells) | steps | training time | trained on | "
-                 "parameters | bytes |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines.append("| file | test puzzles | segments (trained / read) | exact | cells (blank cells) | steps | "
+                 "training time | trained on | parameters | bytes |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     cards = []
     for path in files:
-        card = load_checkpoint(path)["card"]
+        saved = load_checkpoint(path)
+        card = saved["card"]
         cards.append((path.name, card))
+        trained = card.get("trained_segments", saved["model_config"]["halt_max_steps"])  # older cards lack them
+        segments = f"{trained} / {card.get('segments', trained)}"
         blanks = f" ({card['test_blank_accuracy']:.1%})" if card.get("test_blank_accuracy") is not None else ""
-        lines.append(f"| `checkpoints/{path.name}` | {card['test_count']} | {card['test_exact_accuracy']:.1%} | "
+        lines.append(f"| `checkpoints/{path.name}` | {card['test_count']} | {segments} | {card['test_exact_accuracy']:.1%} | "
                      f"{card['test_accuracy']:.1%}{blanks} | {card['steps']} | {card['train_time_s']:.0f} s | "
                      f"{card['trained_on']} | {card['parameters']:,} | {path.stat().st_size} |")
     lines.append("")

@@ -299,34 +299,42 @@ print("baseline exact accuracy below 20%:", exact < 0.2)
 #
 # The course ships a small HRM trained on this same 6x6 data: `cpu-small` (hidden size 64, two
 # blocks per module), trained on a 2-core CPU by the command in `datasets/README.md`. It reads the
-# same test puzzles and runs its recurrent core for 4 segments, one after the other. Lessons 02 to
-# 07 build every part of it; here we only load it and look.
+# same test puzzles and runs its recurrent core segment after segment. It was trained with 4
+# segments per puzzle, and we read it with the number its card names (16): the same weights, run
+# for more segments, which the paper calls inference-time scaling. Lessons 02 to 07 build every
+# part of it; here we only load it and look.
 
 # %% tags=["nbval-ignore-output"]
 from hrm_minimal.evaluate import evaluate, load_pretrained
 from hrm_minimal.viz import draw_segments
 
 hrm, shipped = load_pretrained("sudoku-6x6")
-result = evaluate(hrm, test, progress=False)
-print(f"shipped HRM, {shipped['card']['steps']} training steps: exact accuracy {result['exact_accuracy']:.3f} "
-      f"(the baseline above: {exact:.3f})")
+segments = shipped["card"]["segments"]  # 16: how the card says to read it
+result = evaluate(hrm, test, max_steps=segments, progress=False)
+print(f"shipped HRM, {shipped['card']['steps']} training steps with {hrm.config.halt_max_steps} segments, "
+      f"read with {segments}: exact accuracy {result['exact_accuracy']:.3f} (the baseline above: {exact:.3f})")
 print("exact accuracy after each segment:", " ".join(f"{x:.3f}" for x in result["exact_by_segment"]))
 
 batch = {"inputs": torch.from_numpy(test.inputs[:1])}  # one puzzle, (1, 36)
 carry, predictions = hrm.initial_carry(batch), []
 with torch.no_grad():
-    for segment in range(hrm.config.halt_max_steps):
-        carry, out = hrm(carry, batch)
+    for segment in range(segments):
+        carry, out = hrm(carry, batch, max_steps=segments)
         predictions.append(out["logits"].argmax(-1)[0].numpy())  # (36,) after this segment
-draw_segments(predictions, test.inputs[0], test.labels[0], tokens=True)
+shown = [1, 2, 4, 8, segments]  # a few of the segments, side by side
+draw_segments([predictions[k - 1] for k in shown], test.inputs[0], test.labels[0], tokens=True,
+              titles=[f"segment {k}" for k in shown])
 
 # %% tags=["nbval-check-output"]
 # Measured, not claimed: recurrence beats the one-pass baseline, and later segments are better.
-segments = result["exact_by_segment"]
+by_segment = result["exact_by_segment"]
+trained = hrm.config.halt_max_steps
 assert result["exact_accuracy"] > exact + 0.3, "the shipped HRM should beat the baseline by 30 points"
-assert segments[-1] > segments[0], "the last segment should solve more puzzles than the first"
+assert by_segment[-1] > by_segment[0], "the last segment should solve more puzzles than the first"
+assert by_segment[-1] > by_segment[trained - 1], "segments beyond the trained number should add solved puzzles"
 print("HRM beats the baseline by more than 30 points:", result["exact_accuracy"] > exact + 0.3)
-print("later segments solve more puzzles:", segments[-1] > segments[0])
+print("later segments solve more puzzles:", by_segment[-1] > by_segment[0])
+print(f"reading {segments} segments instead of the {trained} trained adds puzzles:", by_segment[-1] > by_segment[trained - 1])
 
 # %% [markdown]
 # ## What you built

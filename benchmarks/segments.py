@@ -30,7 +30,6 @@ def run(task: str, budget_s: float, seed: int, changes: list[str], read: int) ->
     """Train the recipe with `changes` for `budget_s` s, then read the test split for `read` segments."""
     settings = with_changes(RECIPES[task][0], changes)
     settings = {"max_steps": 10**7, **settings, "eval_every": 10**7}  # no evaluation while training
-    settings.pop("eval_max_steps", None)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(task=task, seed=seed, time_budget_s=budget_s, eval_limit=1, checkpoint_every=10**7,
                           out_dir=str(Path(tmp) / "run"), progress=False, **settings)
@@ -62,7 +61,7 @@ def main() -> None:
     with open(a.out, "a") as f:
         f.write(json.dumps(record) + "\n")
     exact = record["exact_by_segment"]
-    shown = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= a.read] + ([a.read] if a.read not in (1, 2, 4, 8, 16, 32, 64) else [])
+    shown = sorted({k for k in (1, 2, 4, 8, 16, 32, 64) if k <= a.read} | {a.read})
     print(f"{a.task} seed {a.seed} {' '.join(a.changes) or '(the recipe)'}: {record['steps']} steps in "
           f"{record['train_time_s']:.0f} s, trained with {record['trained_segments']} segments")
     print("exact after " + ", ".join(f"{k}: {exact[k - 1]:.1%}" for k in shown))

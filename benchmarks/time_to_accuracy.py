@@ -73,15 +73,12 @@ def with_changes(settings: dict, changes: list[str]) -> dict:
     return out
 
 
-def run_seed(task: str, seed: int, budget_s: float, out_dir: Path, settings: dict | None = None,
-             eval_segments: int | None = None) -> list[dict]:
+def run_seed(task: str, seed: int, budget_s: float, out_dir: Path, settings: dict | None = None) -> list[dict]:
     """Train one seed for `budget_s` seconds of training time; return its evaluation records."""
     settings = RECIPES[task][0] if settings is None else settings
     # A recipe may fix its length in steps (a learning rate that decays over the run needs it);
     # otherwise only the time budget stops it.
     settings = {"max_steps": 10**7, **settings}
-    if eval_segments is not None:  # otherwise the recipe's own (or halt_max_steps)
-        settings["eval_max_steps"] = eval_segments
     cfg = TrainConfig(task=task, seed=seed, time_budget_s=budget_s, eval_limit=None,
                       checkpoint_every=10**7, out_dir=str(out_dir / f"{task}-seed{seed}"), progress=False,
                       **settings)

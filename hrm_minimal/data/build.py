@@ -220,6 +220,7 @@ scaling); `python -m hrm_minimal.evaluate checkpoints/TASK.pt` uses the second.
 def _checkpoints_card() -> list[str]:
     """The data card's lines about the exported models in <datasets>/checkpoints (from their cards)."""
     from hrm_minimal.checkpoint import load_checkpoint  # torch is needed only for this section
+    from hrm_minimal.evaluate import reading_segments
 
     files = sorted((datasets_dir() / "checkpoints").glob("*.pt"))
     lines = [CARD_CHECKPOINTS]
@@ -234,7 +235,7 @@ def _checkpoints_card() -> list[str]:
         card = saved["card"]
         cards.append((path.name, card))
         trained = card.get("trained_segments", saved["model_config"]["halt_max_steps"])  # older cards lack them
-        segments = f"{trained} / {card.get('segments', trained)}"
+        segments = f"{trained} / {reading_segments(saved)}"
         blanks = f" ({card['test_blank_accuracy']:.1%})" if card.get("test_blank_accuracy") is not None else ""
         lines.append(f"| `checkpoints/{path.name}` | {card['test_count']} | {segments} | {card['test_exact_accuracy']:.1%} | "
                      f"{card['test_accuracy']:.1%}{blanks} | {card['steps']} | {card['train_time_s']:.0f} s | "

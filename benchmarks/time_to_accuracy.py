@@ -157,7 +157,10 @@ def main() -> None:
                         "test_exact_accuracy": r["test_exact_accuracy"],
                         "test_exact_trained_segments": r["test_exact_trained_segments"],
                         "test_accuracy": r["test_accuracy"],
-                        "test_exact_by_segment": " ".join(f"{x:.4f}" for x in r["test_exact_by_segment"])}
+                        "test_exact_by_segment": " ".join(f"{x:.4f}" for x in r["test_exact_by_segment"]),
+                        # with --set ema=D: the raw weights' reading of the same evaluation
+                        **({"test_raw_exact_accuracy": r["test_raw_exact_accuracy"]}
+                           if "test_raw_exact_accuracy" in r else {})}
                        for r in records]
 
     csv_path = Path(a.csv or f"time_to_accuracy-{a.task}.csv")

@@ -119,8 +119,10 @@ def load_model(path: str, device: torch.device | str = "cpu", expect: HRMConfig 
         if diffs:
             raise ValueError(f"checkpoint {path} was made with another model config: " + "; ".join(diffs))
     model = HRM(config)
+    # A run that keeps a moving average of its weights (TrainConfig.ema) is evaluated with it.
+    weights = {**ckpt["model"], **ckpt["ema"]["average"]} if "ema" in ckpt else ckpt["model"]
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(weights)
     except RuntimeError as exc:
         raise ValueError(f"checkpoint {path} does not match its own model config: {exc}") from exc
     return model.to(device).eval(), ckpt

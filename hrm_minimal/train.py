@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from hrm_minimal.checkpoint import config_differences, load_checkpoint, save_checkpoint
 from hrm_minimal.config import HRMConfig
 from hrm_minimal.data import PuzzleSet, TrainBatches, load_csv, load_task
+from hrm_minimal.ema import WeightAverage
 from hrm_minimal.evaluate import evaluate
 from hrm_minimal.losses import act_loss
 from hrm_minimal.model import HRM, ACTCarry
@@ -58,6 +59,9 @@ class TrainConfig:
     puzzle_emb_weight_decay: float | None = None  # None = same as weight_decay
     loss_type: str = "stablemax"  # or "softmax"
     augment: bool = True
+    # Evaluate (and export) a moving average of the weights with this decay, e.g. 0.99; None = the
+    # raw weights, as the reference does. Not HRM: TRM's EMA (hrm_minimal/ema.py). Training is unchanged.
+    ema: float | None = None
     max_steps: int = 2000
     time_budget_s: float | None = None  # stop (with a checkpoint) after this much training time
     stop_after_steps: int | None = None  # stop early at this step, as an interruption would
@@ -86,6 +90,9 @@ class TrainConfig:
                                                 or not isinstance(self.eval_max_steps, int)
                                                 or self.eval_max_steps < 1):
             raise ValueError(f"TrainConfig.eval_max_steps must be a positive int or None, got {self.eval_max_steps!r}")
+        if self.ema is not None and (isinstance(self.ema, bool) or not isinstance(self.ema, (int, float))
+                                     or not 0.0 < self.ema < 1.0):
+            raise ValueError(f"TrainConfig.ema must be None or a decay in (0, 1), e.g. 0.99, got {self.ema!r}")
         if self.optimizer not in ("adamw", "adam_atan2"):
             raise ValueError(f"TrainConfig.optimizer must be 'adamw' or 'adam_atan2', got {self.optimizer!r}")
         if self.loss_type not in ("stablemax", "softmax"):
@@ -208,10 +215,13 @@ def train(cfg: TrainConfig) -> dict:
         model.inner.compile()  # in place: state_dict keys stay the same, so checkpoints are unchanged
     opt, emb_opt = make_optimizers(model, cfg)
     batches = TrainBatches(train_set, cfg.batch_size, augment=cfg.augment, seed=cfg.seed)
+    ema = WeightAverage(model, cfg.ema) if cfg.ema is not None else None
     step, carry, history, train_time = 0, None, [], 0.0
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
+        if ema is not None:
+            ema.load_state_dict(ckpt["ema"])
         batches.load_state_dict(ckpt["batches"])
         carry = ACTCarry.from_state(ckpt["carry"]).to(device) if ckpt["carry"] else None
         _set_rng_state(ckpt["rng"])
@@ -222,7 +232,7 @@ def train(cfg: TrainConfig) -> dict:
         save_checkpoint(path, {
             "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(),
             "data": data_signature(train_set), "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
+            "optimizer": opt.state_dict(), **({"ema": ema.state_dict()} if ema is not None else {}),
             "carry": carry.to_state() if carry is not None else {},
             "batches": done["batches"], "rng": done["rng"], "step": step, "history": history,
             "train_time_s": train_time, "device": str(device),
@@ -232,12 +242,17 @@ def train(cfg: TrainConfig) -> dict:
     def evaluate_into(record: dict) -> None:
         """Evaluate on the test split and add the results to `record` (evaluation time apart)."""
         t1 = time.perf_counter()
-        result = evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
-                          limit=cfg.eval_limit, max_steps=cfg.eval_max_steps, progress=False)
-        model.train()
+        with ema.applied(model) if ema is not None else nullcontext():
+            result = evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
+                              limit=cfg.eval_limit, max_steps=cfg.eval_max_steps, progress=False)
         # test_exact_accuracy is after the last segment run; test_exact_by_segment after each one
         record.update({f"test_{k}": v for k, v in result.items()
                        if not isinstance(v, list) or k == "exact_by_segment"})
+        if ema is not None:  # the raw weights too, so that a run shows what the average adds
+            raw = evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
+                           limit=cfg.eval_limit, max_steps=cfg.eval_max_steps, progress=False)
+            record["test_raw_exact_accuracy"] = raw["exact_accuracy"]
+        model.train()
         record["eval_time_s"] = round(time.perf_counter() - t1, 3)
         bar.write(f"step {record['step']}: test exact {result['exact_accuracy']:.3f}, "
                   f"cell {result['accuracy']:.3f} after {len(result['exact_by_segment'])} segments "
@@ -273,6 +288,8 @@ def train(cfg: TrainConfig) -> dict:
                 emb_opt.step()
                 emb_opt.zero_grad()
             carry, step = new_carry, step + 1
+            if ema is not None:
+                ema.update(model, step)
             done = {"batches": batches.state_dict(), "rng": _rng_state()}
             train_time += time.perf_counter() - t0
             bar.update(1)
@@ -331,6 +348,9 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
     p.add_argument("--optimizer", choices=["adamw", "adam_atan2"], default="adamw")
     p.add_argument("--loss", dest="loss_type", choices=["stablemax", "softmax"], default="stablemax")
     p.add_argument("--no-augment", dest="augment", action="store_false")
+    p.add_argument("--ema", type=float, default=None,
+                   help="evaluate and export a moving average of the weights with this decay, e.g. 0.99 "
+                        "(TRM's EMA, not in the HRM reference)")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--eval-limit", type=int, default=500, help="test examples per evaluation (0 = all)")
     p.add_argument("--eval-max-steps", type=int, default=None,
@@ -358,7 +378,7 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
         task=task if a.data is None else None, data=a.data, test_data=a.test_data, preset=a.preset,
         overrides=overrides, batch_size=a.batch_size, lr=a.lr, lr_warmup_steps=a.lr_warmup_steps,
         lr_min_ratio=a.lr_min_ratio, weight_decay=a.weight_decay, optimizer=a.optimizer,
-        loss_type=a.loss_type, augment=a.augment, max_steps=a.max_steps, time_budget_s=a.time_budget_s,
+        loss_type=a.loss_type, augment=a.augment, ema=a.ema, max_steps=a.max_steps, time_budget_s=a.time_budget_s,
         eval_every=a.eval_every, eval_limit=a.eval_limit or None, eval_max_steps=a.eval_max_steps,
         checkpoint_every=a.checkpoint_every,
         out_dir=a.out_dir, resume=a.resume, overwrite=a.overwrite, seed=a.seed, device=a.device,

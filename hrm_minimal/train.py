@@ -203,7 +203,9 @@ def _check_run_dir(cfg: TrainConfig, model_cfg: HRMConfig, puzzles: PuzzleSet) -
 
 
 def train(cfg: TrainConfig) -> dict:
-    """Train (or resume) a run. Returns {"model", "model_config", "history", "step", "checkpoint"}."""
+    """Train (or resume) a run. Returns {"model", "model_config", "history", "step", "checkpoint"}.
+
+    With `ema`, the returned model holds the averaged weights (the checkpoint keeps both)."""
     device = get_device(cfg.device)
     train_set, test_set = load_data(cfg)
     model_cfg = build_model_config(cfg, train_set)
@@ -313,14 +315,18 @@ def train(cfg: TrainConfig) -> dict:
         path = save()
     if not math.isfinite(history[-1]["loss"] if history else 0.0):
         raise FloatingPointError(f"training diverged: the loss is {history[-1]['loss']} at step {step}")
+    if ema is not None:  # the model a run gives back is the one its evaluations measured (as load_model)
+        model.load_state_dict(ema.average, strict=False)
     return {"model": model, "model_config": model_cfg, "history": history, "step": step, "checkpoint": path}
 
 
 def parse_value(text: str):
-    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, else the string."""
+    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, 'none' -> None, else the string."""
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
+    if low == "none":
+        return None
     for cast in (int, float):
         try:
             return cast(text)

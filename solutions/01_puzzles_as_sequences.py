@@ -299,10 +299,11 @@ print("baseline exact accuracy below 20%:", exact < 0.2)
 #
 # The course ships a small HRM trained on this same 6x6 data: `cpu-small` (hidden size 64, two
 # blocks per module), trained on a 2-core CPU by the command in `datasets/README.md`. It reads the
-# same test puzzles and runs its recurrent core segment after segment. It was trained with 4
+# same test puzzles and runs its recurrent core segment after segment. It was trained with 2
 # segments per puzzle, and we read it with the number its card names (16): the same weights, run
-# for more segments, which the paper calls inference-time scaling. Lessons 02 to 07 build every
-# part of it; here we only load it and look.
+# for more segments, which the paper calls inference-time scaling. Its weights are a moving
+# average of the weights its training went through (`--ema`, not part of HRM itself; the README
+# says why). Lessons 02 to 07 build every part of it; here we only load it and look.
 
 # %% tags=["nbval-ignore-output"]
 from hrm_minimal.evaluate import evaluate, load_pretrained

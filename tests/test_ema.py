@@ -57,13 +57,16 @@ def test_evaluations_read_the_average_and_report_the_raw_weights_beside_it(tmp_p
     result = train(_tiny(tmp_path, max_steps=6))
     record = result["history"][-1]
     test = load_task("sudoku-4x4", "test")
-    raw = evaluate(result["model"], test, limit=32, progress=False)
-    assert record["test_raw_exact_accuracy"] == raw["exact_accuracy"]
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    raw_model, _ = load_model(str(tmp_path / "run"))
+    raw_model.load_state_dict(ckpt["model"])
+    raw = evaluate(raw_model, test, limit=32, progress=False)
+    assert record["test_raw_exact_accuracy"] == raw["exact_accuracy"]
     assert not all(torch.equal(ckpt["ema"]["average"][k], v) for k, v in ckpt["model"].items()
                    if k in ckpt["ema"]["average"])
     # load_model (the evaluation command, export) rebuilds a run's model from the average
     averaged, _ = load_model(str(tmp_path / "run"))
+    assert all(torch.equal(v, averaged.state_dict()[k]) for k, v in result["model"].state_dict().items())
     for k, v in averaged.state_dict().items():
         if k in ckpt["ema"]["average"]:
             assert torch.equal(v, ckpt["ema"]["average"][k])

@@ -275,6 +275,7 @@ def test_time_to_accuracy_set_changes_the_recipe_and_rejects_unknown_fields(repo
     changed = with_changes(recipe, ["one_step_grad=false", "weight_decay=1.0"])
     assert changed["overrides"] == {**recipe["overrides"], "one_step_grad": False}
     assert changed["weight_decay"] == 1.0 and "weight_decay" not in recipe  # the recipe itself is untouched
+    assert recipe["ema"] == 0.995 and with_changes(recipe, ["ema=none"])["ema"] is None  # raw weights
     with pytest.raises(ValueError, match="KEY=VALUE"):
         with_changes(recipe, ["one_step_grad"])
     script = repo_root / "benchmarks" / "time_to_accuracy.py"
@@ -314,6 +315,7 @@ def test_time_to_accuracy_reports_more_test_segments_beside_the_trained_number(r
         by_segment = [float(x) for x in r["test_exact_by_segment"].split()]
         assert len(by_segment) == 6 and float(r["test_exact_accuracy"]) == pytest.approx(by_segment[-1], abs=1e-4)
         assert float(r["test_exact_trained_segments"]) == pytest.approx(by_segment[2], abs=1e-4)
+        assert 0 <= float(r["test_raw_exact_accuracy"]) <= 1  # the recipe averages its weights (ema)
     bad = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", "--eval-segments", "0"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "eval_max_steps" in bad.stderr

@@ -18,13 +18,18 @@ import torch
 from torch import nn
 
 
+def check_decay(decay) -> float:
+    """The decay as a float; ValueError unless it is a number strictly between 0 and 1."""
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 < decay < 1.0:
+        raise ValueError(f"EMA decay (ema) must be a number in (0, 1), e.g. 0.99, got {decay!r}")
+    return float(decay)
+
+
 class WeightAverage:
     """EMA of a model's floating-point state (parameters and the puzzle-embedding buffer)."""
 
     def __init__(self, model: nn.Module, decay: float) -> None:
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 < decay < 1.0:
-            raise ValueError(f"EMA decay must be a number in (0, 1), e.g. 0.99, got {decay!r}")
-        self.decay = float(decay)
+        self.decay = check_decay(decay)
         self.average = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
 
     @torch.no_grad()

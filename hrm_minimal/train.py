@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from hrm_minimal.checkpoint import config_differences, load_checkpoint, save_checkpoint
 from hrm_minimal.config import HRMConfig
 from hrm_minimal.data import PuzzleSet, TrainBatches, load_csv, load_task
-from hrm_minimal.ema import WeightAverage
+from hrm_minimal.ema import WeightAverage, check_decay
 from hrm_minimal.evaluate import evaluate
 from hrm_minimal.losses import act_loss
 from hrm_minimal.model import HRM, ACTCarry
@@ -90,9 +90,8 @@ class TrainConfig:
                                                 or not isinstance(self.eval_max_steps, int)
                                                 or self.eval_max_steps < 1):
             raise ValueError(f"TrainConfig.eval_max_steps must be a positive int or None, got {self.eval_max_steps!r}")
-        if self.ema is not None and (isinstance(self.ema, bool) or not isinstance(self.ema, (int, float))
-                                     or not 0.0 < self.ema < 1.0):
-            raise ValueError(f"TrainConfig.ema must be None or a decay in (0, 1), e.g. 0.99, got {self.ema!r}")
+        if self.ema is not None:
+            check_decay(self.ema)
         if self.optimizer not in ("adamw", "adam_atan2"):
             raise ValueError(f"TrainConfig.optimizer must be 'adamw' or 'adam_atan2', got {self.optimizer!r}")
         if self.loss_type not in ("stablemax", "softmax"):
@@ -244,16 +243,18 @@ def train(cfg: TrainConfig) -> dict:
     def evaluate_into(record: dict) -> None:
         """Evaluate on the test split and add the results to `record` (evaluation time apart)."""
         t1 = time.perf_counter()
+
+        def measure() -> dict:
+            return evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
+                            limit=cfg.eval_limit, max_steps=cfg.eval_max_steps, progress=False)
+
         with ema.applied(model) if ema is not None else nullcontext():
-            result = evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
-                              limit=cfg.eval_limit, max_steps=cfg.eval_max_steps, progress=False)
+            result = measure()
         # test_exact_accuracy is after the last segment run; test_exact_by_segment after each one
         record.update({f"test_{k}": v for k, v in result.items()
                        if not isinstance(v, list) or k == "exact_by_segment"})
         if ema is not None:  # the raw weights too, so that a run shows what the average adds
-            raw = evaluate(model, test_set, batch_size=max(cfg.batch_size, 128), device=device,
-                           limit=cfg.eval_limit, max_steps=cfg.eval_max_steps, progress=False)
-            record["test_raw_exact_accuracy"] = raw["exact_accuracy"]
+            record["test_raw_exact_accuracy"] = measure()["exact_accuracy"]
         model.train()
         record["eval_time_s"] = round(time.perf_counter() - t1, 3)
         bar.write(f"step {record['step']}: test exact {result['exact_accuracy']:.3f}, "

@@ -41,3 +41,10 @@ def test_the_data_card_states_each_shipped_models_accuracy_and_command(task):
 def test_asking_for_a_model_that_is_not_shipped_lists_the_shipped_ones():
     with pytest.raises(ValueError, match="shipped: "):
         load_pretrained("maze-11x11")
+
+
+def test_the_data_card_says_why_the_maze_model_is_missing_while_it_is():
+    from hrm_minimal.data.build import CARD_NO_MAZE_MODEL
+
+    text = (datasets_dir() / "README.md").read_text()
+    assert (CARD_NO_MAZE_MODEL in text) == ("maze-15x15" not in SHIPPED)

@@ -216,6 +216,14 @@ measured and read with (`python -m hrm_minimal.export --segments`, the paper's i
 scaling); `python -m hrm_minimal.evaluate checkpoints/TASK.pt` uses the second.
 """
 
+# Said on the card for as long as checkpoints/maze-15x15.pt is missing (issue 4 asks for one).
+CARD_NO_MAZE_MODEL = (
+    "No `maze-15x15` model ships yet. On this project's 2-core CPU no run has left the trivial answer, "
+    "every open cell \"not on the path\" (0% exact, 81.9% of the test cells): `cpu-small` in three "
+    "runs of 5 minutes, and `cpu-tiny` with `--compile` and `--ema 0.99` in one run of 55 minutes "
+    "(7,437 steps), whose training loss stayed at that answer's 0.293 per cell. The README's \"How fast "
+    "does it learn?\" gives the runs.")
+
 
 def _checkpoints_card() -> list[str]:
     """The data card's lines about the exported models in <datasets>/checkpoints (from their cards)."""
@@ -245,6 +253,8 @@ def _checkpoints_card() -> list[str]:
         note = f" {card['note']}" if card.get("note") else ""
         lines.append(f"- `{name}` (seed {card['seed']}): `{card['command']}`.{note}")
     lines.append("")
+    if not (datasets_dir() / "checkpoints" / "maze-15x15.pt").exists():
+        lines += [CARD_NO_MAZE_MODEL, ""]
     return lines
 
 

@@ -337,3 +337,26 @@ def test_segments_script_reads_the_test_split_after_every_segment(repo_root, tmp
     bad = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", "--read", "0"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--read" in bad.stderr
+
+
+def test_run_curves_writes_each_evaluation_with_the_loss_before_it(repo_root, tmp_path):
+    run = train(_tiny(tmp_path, "curves", max_steps=8, eval_every=4))
+    losses = [h["loss"] for h in run["history"]]
+    out = tmp_path / "curves.csv"
+    script = repo_root / "benchmarks" / "run_curves.py"
+    done = subprocess.run([sys.executable, str(script), str(out), f"tiny={tmp_path / 'curves'}",
+                           f"again={run['checkpoint']}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    import csv
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["run"], int(r["step"])) for r in rows] == [("tiny", 4), ("tiny", 8), ("again", 4), ("again", 8)]
+    # the loss column is the mean of the steps up to each evaluation (fewer than 50 here)
+    assert float(rows[0]["train_loss_mean_50"]) == pytest.approx(sum(losses[:4]) / 4, abs=1e-4)
+    assert float(rows[1]["train_loss_mean_50"]) == pytest.approx(sum(losses) / 8, abs=1e-4)
+    assert rows[1]["test_exact_accuracy"] == str(run["history"][-1]["test_exact_accuracy"])
+    assert done.stdout.strip().splitlines()[-1].startswith("4 evaluations of 2 runs written to")
+    for args, message in [([f"tiny={tmp_path / 'nowhere'}"], "no checkpoint"), (["tiny"], "LABEL=PATH"),
+                          ([f"a={run['checkpoint']}", f"a={run['checkpoint']}"], "labels must differ")]:
+        bad = subprocess.run([sys.executable, str(script), str(out), *args], capture_output=True, text=True)
+        assert bad.returncode == 2 and message in bad.stderr
+

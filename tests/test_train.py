@@ -360,3 +360,28 @@ def test_run_curves_writes_each_evaluation_with_the_loss_before_it(repo_root, tm
         bad = subprocess.run([sys.executable, str(script), str(out), *args], capture_output=True, text=True)
         assert bad.returncode == 2 and message in bad.stderr
 
+
+def test_baseline_script_trains_a_plain_transformer_and_writes_its_curve(repo_root, tmp_path):
+    script = repo_root / "benchmarks" / "baseline.py"
+    out = tmp_path / "baseline.csv"
+    done = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", "--layers", "1", "--steps", "60",
+                           "--warmup", "10", "--eval-every", "30", "--eval-limit", "50", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    import csv
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    from run_curves import COLUMNS
+    rows = list(csv.DictReader(out.open()))
+    assert tuple(rows[0]) == COLUMNS  # the columns of run_curves.py, so the two read together
+    assert [(r["run"], int(r["step"]), int(r["test_count"])) for r in rows] == [("baseline-1-layers", 30, 50),
+                                                                              ("baseline-1-layers", 60, 50)]
+    assert float(rows[1]["train_loss_mean_50"]) < float(rows[0]["train_loss_mean_50"])  # it learns
+    assert done.stdout.strip().splitlines()[-1] == (
+        f"sudoku-4x4 baseline (1 layer): {100 * float(rows[1]['test_exact_accuracy']):.1f}% exact, "
+        f"{100 * float(rows[1]['test_accuracy']):.1f}% cells after 60 steps in "
+        f"{float(rows[1]['train_time_s']):.0f} s")
+    for args, message in [(["--layers", "0"], "--layers"), (["--hidden", "64", "--heads", "3"], "even head size"),
+                          (["--eval-limit", "-1"], "--eval-limit")]:
+        bad = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", *args],
+                             capture_output=True, text=True)
+        assert bad.returncode == 2 and message in bad.stderr

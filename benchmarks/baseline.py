@@ -13,7 +13,6 @@ headline: the last evaluation's exact and cell accuracy and the training time it
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_curves import COLUMNS, LOSS_WINDOW  # noqa: E402
+from run_curves import LOSS_WINDOW, write_rows  # noqa: E402
 
 from hrm_minimal.baseline import TransformerBaseline  # noqa: E402
 from hrm_minimal.data import TrainBatches, list_tasks, load_task  # noqa: E402
@@ -109,10 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--hidden {a.hidden} / --heads {a.heads} must give an even head size")
     rows = train_baseline(a)
     if a.out:
-        with open(a.out, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows(a.out, rows)
     last = rows[-1]
     layers = f"{a.layers} layer" + ("s" if a.layers > 1 else "")
     print(f"{a.task} baseline ({layers}): {100 * last['test_exact_accuracy']:.1f}% exact, "

@@ -49,6 +49,14 @@ def curve_rows(label: str, history: list[dict]) -> list[dict]:
     return rows
 
 
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Write `rows` (dicts with the COLUMNS keys) as a CSV with a header."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def parse_run(text: str) -> tuple[str, Path]:
     label, sep, path = text.partition("=")
     if not sep or not label or not path:
@@ -76,10 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         last = found[-1]
         lasts.append(f"{label} step {last['step']}: {100 * last['test_exact_accuracy']:.1f}% exact, "
                      f"{100 * last['test_accuracy']:.1f}% cells, loss {last['train_loss_mean_50']}")
-    with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, rows)
     print(f"{len(rows)} evaluations of {len(lasts)} runs written to {args.out}; last: " + "; ".join(lasts))
 
 

@@ -28,7 +28,7 @@ SLICE = 200  # the first SLICE test puzzles are measured apart, for a quick chec
 FLAGS = {"task": "--task", "data": "--data", "test_data": "--test-data", "preset": "--preset",
          "batch_size": "--batch-size", "lr": "--lr", "lr_warmup_steps": "--warmup",
          "lr_min_ratio": "--lr-min-ratio", "weight_decay": "--weight-decay", "optimizer": "--optimizer",
-         "loss_type": "--loss", "ema": "--ema", "seed": "--seed", "device": "--device"}
+         "loss_type": "--loss", "ema": "--ema", "init_from": "--init-from", "seed": "--seed", "device": "--device"}
 
 
 def train_command(train_config: dict, steps: int) -> str:

@@ -24,7 +24,7 @@ from hrm_minimal.checkpoint import config_differences, load_checkpoint, save_che
 from hrm_minimal.config import HRMConfig
 from hrm_minimal.data import PuzzleSet, TrainBatches, load_csv, load_task
 from hrm_minimal.ema import WeightAverage, check_decay
-from hrm_minimal.evaluate import evaluate
+from hrm_minimal.evaluate import evaluate, load_model
 from hrm_minimal.losses import act_loss
 from hrm_minimal.model import HRM, ACTCarry
 from hrm_minimal.optim import AdamATan2, SignSGD, lr_at, set_lr
@@ -74,6 +74,10 @@ class TrainConfig:
     out_dir: str | None = None  # default: runs/<task>-<preset>
     resume: bool = False
     overwrite: bool = False
+    # Start from the weights of a saved model (a run folder, its checkpoint.pt or an exported model)
+    # instead of a fresh initialisation: a new run (step 0, a fresh optimiser) whose model may differ
+    # from the saved one only in settings that keep every weight's shape (halt_max_steps, H_cycles, ...).
+    init_from: str | None = None
     seed: int = 0
     device: str = "auto"
     autocast: bool = True  # bf16 autocast on CUDA; False keeps float32 everywhere, as on a CPU
@@ -201,6 +205,20 @@ def _check_run_dir(cfg: TrainConfig, model_cfg: HRMConfig, puzzles: PuzzleSet) -
     return ckpt
 
 
+def _start_from(model: HRM, source: str) -> None:
+    """Copy the weights of the saved model `source` (the ones its evaluations read) into `model`."""
+    saved, _ = load_model(source)
+    mine, theirs = model.state_dict(), saved.state_dict()
+    misfits = [k for k in sorted(set(mine) | set(theirs))
+               if k not in mine or k not in theirs or mine[k].shape != theirs[k].shape]
+    if misfits:
+        raise ValueError(
+            f"cannot start from {source}: its weights do not fit this run's model ({', '.join(misfits[:4])}"
+            f"{', ...' if len(misfits) > 4 else ''}); only settings that keep the weights' shapes "
+            f"(halt_max_steps, H_cycles, L_cycles, one_step_grad, ...) may differ from its model's")
+    model.load_state_dict(theirs)
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train (or resume) a run. Returns {"model", "model_config", "history", "step", "checkpoint"}.
 
@@ -212,6 +230,8 @@ def train(cfg: TrainConfig) -> dict:
 
     torch.manual_seed(cfg.seed)
     model = HRM(model_cfg).to(device)
+    if ckpt is None and cfg.init_from is not None:
+        _start_from(model, cfg.init_from)
     if cfg.compile:
         model.inner.compile()  # in place: state_dict keys stay the same, so checkpoints are unchanged
     opt, emb_opt = make_optimizers(model, cfg)
@@ -366,6 +386,9 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
     p.add_argument("--out", dest="out_dir", default=None, help="run folder (default runs/<task>-<preset>)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in the run folder")
     p.add_argument("--overwrite", action="store_true", help="replace the run saved in the run folder")
+    p.add_argument("--init-from", default=None, metavar="PATH",
+                   help="start a new run from the weights of a saved model (a run folder, checkpoint or "
+                        "exported model), e.g. with other segments (--set halt_max_steps=4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
     p.add_argument("--no-autocast", dest="autocast", action="store_false",
@@ -388,8 +411,8 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
         loss_type=a.loss_type, augment=a.augment, ema=a.ema, max_steps=a.max_steps, time_budget_s=a.time_budget_s,
         eval_every=a.eval_every, eval_limit=a.eval_limit or None, eval_max_steps=a.eval_max_steps,
         checkpoint_every=a.checkpoint_every,
-        out_dir=a.out_dir, resume=a.resume, overwrite=a.overwrite, seed=a.seed, device=a.device,
-        autocast=a.autocast, compile=a.compile, progress=a.progress)
+        out_dir=a.out_dir, resume=a.resume, overwrite=a.overwrite, init_from=a.init_from, seed=a.seed,
+        device=a.device, autocast=a.autocast, compile=a.compile, progress=a.progress)
     return cfg, a.dry_run
 
 

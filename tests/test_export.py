@@ -39,6 +39,13 @@ def test_the_command_says_compile_when_the_run_compiled(run_dir):
     assert parsed.compile is True
 
 
+def test_the_command_says_which_weights_a_run_started_from(run_dir):
+    saved = load_checkpoint(run_dir)["train_config"]
+    assert "--init-from" not in train_command(saved, steps=6)
+    parsed, _ = _parse_args(train_command({**saved, "init_from": "runs/first"}, steps=6).split()[3:])
+    assert parsed.init_from == "runs/first"
+
+
 def test_a_setting_without_a_flag_is_refused():
     cfg = TrainConfig(betas=(0.9, 0.999)).to_dict()
     with pytest.raises(ValueError, match="betas"):

@@ -297,6 +297,22 @@ def test_time_to_accuracy_runs_a_recipe_of_fixed_length_with_its_decay(repo_root
     assert records[-1]["lr"] < records[0]["lr"]  # the rate decays over those 4 steps
 
 
+def test_time_to_accuracy_trains_mazes_with_one_segment_and_full_backprop(repo_root, tmp_path):
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    try:
+        from time_to_accuracy import RECIPES, run_seed
+    finally:
+        sys.path.pop(0)
+    recipe = RECIPES["maze-15x15"][0]
+    assert recipe["overrides"] == {"halt_max_steps": 1, "one_step_grad": False}
+    assert RECIPES["maze-11x11"][0] == recipe
+    records = run_seed("maze-11x11", 0, budget_s=600, out_dir=tmp_path,
+                       settings={**recipe, "max_steps": 4, "eval_every": 2})
+    assert [r["step"] for r in records] == [2, 4]
+    # one segment per maze: every training step's batch halts (so is scored), each test maze is read once
+    assert all("train_exact" in r and len(r["test_exact_by_segment"]) == 1 for r in records)
+
+
 def test_time_to_accuracy_reports_more_test_segments_beside_the_trained_number(repo_root, tmp_path):
     script = repo_root / "benchmarks" / "time_to_accuracy.py"
     out = tmp_path / "curves.csv"
@@ -385,3 +401,23 @@ def test_baseline_script_trains_a_plain_transformer_and_writes_its_curve(repo_ro
         bad = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", *args],
                              capture_output=True, text=True)
         assert bad.returncode == 2 and message in bad.stderr
+
+
+def test_a_run_started_from_another_runs_weights_begins_with_them_and_may_change_its_segments(tmp_path):
+    first = train(_tiny(tmp_path, "first", max_steps=3))
+    # lr 0 moves no weight (weight decay is scaled by it too), so the new run ends where it started
+    second = train(_tiny(tmp_path, "second", max_steps=2, lr=0.0, init_from=str(tmp_path / "first"),
+                         overrides={"halt_max_steps": 2}))
+    assert second["model"].config.halt_max_steps == 2 and first["model"].config.halt_max_steps != 2
+    assert second["step"] == 2 and [h["step"] for h in second["history"]] == [1, 2]  # a new run
+    assert _same_weights(second["model"].state_dict(), first["model"].state_dict())
+    fresh = train(_tiny(tmp_path, "fresh", max_steps=2, lr=0.0, overrides={"halt_max_steps": 2}))
+    assert not _same_weights(fresh["model"].state_dict(), first["model"].state_dict())
+
+
+def test_starting_from_weights_of_another_shape_is_refused_with_their_names(tmp_path):
+    train(_tiny(tmp_path, "first", max_steps=1))
+    with pytest.raises(ValueError, match="cannot start from .*do not fit.*halt_max_steps"):
+        train(_tiny(tmp_path, "wider", max_steps=1, init_from=str(tmp_path / "first"),
+                    overrides={"hidden_size": 32, "num_heads": 2}))
+    assert train_mod._parse_args(["--init-from", "runs/a"])[0].init_from == "runs/a"

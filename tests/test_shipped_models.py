@@ -11,7 +11,7 @@ SHIPPED = sorted(p.stem for p in (datasets_dir() / "checkpoints").glob("*.pt"))
 
 
 def test_the_promised_models_are_shipped():
-    assert {"sudoku-6x6", "sudoku-9x9"} <= set(SHIPPED)
+    assert {"sudoku-6x6", "sudoku-9x9", "maze-15x15"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("task", SHIPPED)

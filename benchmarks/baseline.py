@@ -71,7 +71,8 @@ def train_baseline(a: argparse.Namespace, log=print) -> list[dict]:
             exact, cells, count = read_test(model, test, a.eval_limit)
             rows.append({"run": label, "step": step, "train_time_s": round(train_time, 3),
                          "train_loss_mean_50": round(statistics.mean(losses[-LOSS_WINDOW:]), 4),
-                         "test_exact_accuracy": exact, "test_accuracy": round(cells, 4), "test_count": count})
+                         "test_exact_accuracy": exact, "test_accuracy": round(cells, 4), "test_count": count,
+                         "test_exact_by_segment": ""})  # no segments in a plain Transformer
             log(f"step {step:6d}  {train_time:7.1f} s  loss {rows[-1]['train_loss_mean_50']:.4f}  "
                 f"exact {100 * exact:5.1f}%  cells {100 * cells:5.1f}%")
     return rows

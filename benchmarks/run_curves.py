@@ -4,7 +4,8 @@
 
 Each run's checkpoint keeps its whole history (a record per step, evaluations included). This
 writes one row per evaluation: the run's label, the step, the training time, the mean training
-loss of the 50 steps up to it (to compare with a trivial answer's loss), and the test accuracies.
+loss of the 50 steps up to it (to compare with a trivial answer's loss), and the test accuracies
+(`test_exact_by_segment`: the exact accuracy after each segment run, separated by "/").
 The last line says how many evaluations were written and the last one of each run.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 
 LOSS_WINDOW = 50
 COLUMNS = ("run", "step", "train_time_s", "train_loss_mean_50", "test_exact_accuracy", "test_accuracy",
-           "test_count")
+           "test_count", "test_exact_by_segment")
 
 
 def read_history(path: Path) -> list[dict]:
@@ -45,7 +46,8 @@ def curve_rows(label: str, history: list[dict]) -> list[dict]:
         rows.append({"run": label, "step": record["step"], "train_time_s": record["time_s"],
                      "train_loss_mean_50": round(statistics.mean(window), 4),
                      "test_exact_accuracy": record["test_exact_accuracy"],
-                     "test_accuracy": round(record["test_accuracy"], 4), "test_count": record["test_count"]})
+                     "test_accuracy": round(record["test_accuracy"], 4), "test_count": record["test_count"],
+                     "test_exact_by_segment": "/".join(str(x) for x in record.get("test_exact_by_segment", []))})
     return rows
 
 

@@ -370,6 +370,9 @@ def test_run_curves_writes_each_evaluation_with_the_loss_before_it(repo_root, tm
     assert float(rows[0]["train_loss_mean_50"]) == pytest.approx(sum(losses[:4]) / 4, abs=1e-4)
     assert float(rows[1]["train_loss_mean_50"]) == pytest.approx(sum(losses) / 8, abs=1e-4)
     assert rows[1]["test_exact_accuracy"] == str(run["history"][-1]["test_exact_accuracy"])
+    by_segment = run["history"][-1]["test_exact_by_segment"]
+    assert rows[1]["test_exact_by_segment"] == "/".join(str(x) for x in by_segment)
+    assert len(by_segment) == run["model_config"].halt_max_steps  # one per segment run
     assert done.stdout.strip().splitlines()[-1].startswith("4 evaluations of 2 runs written to")
     for args, message in [([f"tiny={tmp_path / 'nowhere'}"], "no checkpoint"), (["tiny"], "LABEL=PATH"),
                           ([f"a={run['checkpoint']}", f"a={run['checkpoint']}"], "labels must differ")]:

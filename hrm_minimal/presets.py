@@ -16,9 +16,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                      H_cycles=2, L_cycles=2, halt_max_steps=4, halt_exploration_prob=0.1),
     # A CPU run of minutes (6x6 Sudoku) to half an hour (9x9): twice the depth of cpu-tiny. The 6x6
     # and 9x9 recipes add expansion=2.0, swiglu_multiple=32 and --compile; they (and the 4x4 recipe,
-    # on cpu-tiny) train with halt_max_steps=2 and read the test split
-    # with more segments, evaluating a moving average of the weights (`ema`; benchmarks/time_to_accuracy.py,
-    # README "How fast does it learn?").
+    # on cpu-tiny) train with halt_max_steps=2 and read the test split with more segments, evaluating
+    # a moving average of the weights (`ema`; benchmarks/time_to_accuracy.py, README "How fast does it
+    # learn?").
     "cpu-small": dict(hidden_size=64, num_heads=2, expansion=4.0, H_layers=2, L_layers=2,
                       H_cycles=2, L_cycles=2, halt_max_steps=4, halt_exploration_prob=0.1),
     # A Colab T4 "bigger run" (9x9 Sudoku subsets) in 10-20 minutes.

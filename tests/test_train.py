@@ -1,6 +1,7 @@
 """Training loop, checkpoints, resume, evaluation and the command lines."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -404,6 +405,36 @@ def test_baseline_script_trains_a_plain_transformer_and_writes_its_curve(repo_ro
         bad = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", *args],
                              capture_output=True, text=True)
         assert bad.returncode == 2 and message in bad.stderr
+
+
+def test_cpu_bf16_script_swaps_the_trainers_autocast_for_cpu_bf16_and_puts_it_back(repo_root):
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    try:
+        from cpu_bf16 import cpu_bf16_training
+    finally:
+        sys.path.pop(0)
+    original = train_mod.autocast_context
+    with cpu_bf16_training():
+        with train_mod.autocast_context(torch.device("cpu")):
+            assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+            assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16  # matmuls run in bf16
+    assert train_mod.autocast_context is original
+    with train_mod.autocast_context(torch.device("cpu")):  # the trainer's own: float32 on a CPU
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_cpu_bf16_script_times_both_arithmetics_and_prints_the_ratio(repo_root):
+    script = repo_root / "benchmarks" / "cpu_bf16.py"
+    done = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", "--steps", "2", "--repeats", "1"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert any(line.startswith("repeat 1: float32 ") for line in lines)
+    assert any(line.startswith("repeat 1: bf16 ") for line in lines)
+    assert re.fullmatch(r"sudoku-4x4: bf16 autocast [0-9.]+ ms a step against float32 [0-9.]+ ms "
+                        r"\(ratio [0-9.]+; mean of 1\)", lines[-1])
+    bad = subprocess.run([sys.executable, str(script), "--steps", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--steps" in bad.stderr
 
 
 def test_a_run_started_from_another_runs_weights_begins_with_them_and_may_change_its_segments(tmp_path):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -62,10 +62,7 @@ def main() -> None:
     for k in range(a.repeats):
         for name in costs:
             torch._dynamo.reset()  # a compiled recipe compiles afresh for each arithmetic
-            if name == "bf16":
-                with cpu_bf16_training():
-                    cost = step_cost(a.task, "base", a.steps)
-            else:
+            with cpu_bf16_training() if name == "bf16" else nullcontext():
                 cost = step_cost(a.task, "base", a.steps)
             costs[name].append(cost)
             print(f"repeat {k + 1}: {name} {1000 * cost:.1f} ms a step", flush=True)

@@ -1,165 +1,17 @@
-"""Exercise checkers: each compares a student's function with the package's own on fresh random inputs.
-
-A checker prints exactly one line and returns the function later cells should use:
-
-    Exercise 1.1: passed                                   -> returns the student's function
-    Exercise 1.1: failed - <hint>                          -> returns the reference
-    Exercise 1.1: not done yet - using the reference implementation
-
-So a lesson runs top to bottom before any exercise is done. Graders set HRM_STRICT=1: then an
-unfinished or wrong exercise raises AssertionError. If HRM_RESULTS_FILE names a file, every result is
-appended to it as one JSON line (the grading command `python -m hrm_minimal.grade` reads it).
-Checkers never print expected values.
-"""
+"""Checkers of lesson 01 (puzzles as sequences): encoding, augmentation, exact accuracy."""
 from __future__ import annotations
 
-import itertools
-import json
-import os
 from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch import nn
 
 from hrm_minimal import metrics
 from hrm_minimal.data import augment
 
-STRICT_ENV = "HRM_STRICT"
-RESULTS_ENV = "HRM_RESULTS_FILE"
-PASSED, FAILED, NOT_DONE = "passed", "failed", "not done"
+from .core import Mismatch, _as_array, expect_same_array, run_check
 
-
-class Mismatch(Exception):
-    """Raised inside a trial when the student's answer is wrong; its message is the hint."""
-
-
-def strict_mode() -> bool:
-    """True when HRM_STRICT is set to anything but '', '0', 'false' or 'no'."""
-    return os.environ.get(STRICT_ENV, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _record(exercise: str, status: str, hint: str) -> None:
-    path = os.environ.get(RESULTS_ENV)
-    if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"exercise": exercise, "status": status, "hint": hint}) + "\n")
-
-
-def report(exercise: str, status: str, hint: str = "") -> str:
-    """Print and record one result line; in strict mode anything but a pass raises AssertionError."""
-    if status == PASSED:
-        line = f"Exercise {exercise}: passed"
-    elif status == FAILED:
-        line = f"Exercise {exercise}: failed - {hint}"
-    elif status == NOT_DONE:
-        line = f"Exercise {exercise}: not done yet - using the reference implementation"
-    else:
-        raise ValueError(f"unknown status {status!r}; expected {PASSED!r}, {FAILED!r} or {NOT_DONE!r}")
-    print(line)
-    _record(exercise, status, hint)
-    if status != PASSED and strict_mode():
-        raise AssertionError(line if status == FAILED else f"Exercise {exercise}: not done yet")
-    return line
-
-
-def run_check(exercise: str, student: Callable, reference: Callable,
-              trial: Callable[[Callable, np.random.Generator], None], trials: int = 20) -> Callable:
-    """Run `trial(student, rng)` several times; report and return the function to use from now on."""
-    if not callable(student):
-        raise TypeError(f"Exercise {exercise}: expected a function, got {type(student).__name__}")
-    rng = np.random.default_rng(sum(ord(ch) for ch in exercise) + 1234)  # fixed: same line every run
-    try:
-        with torch.random.fork_rng(devices=[]):  # leave the notebook's torch random stream untouched
-            for _ in range(trials):
-                trial(student, rng)
-    except NotImplementedError:
-        report(exercise, NOT_DONE)
-        return reference
-    except Mismatch as wrong:
-        report(exercise, FAILED, str(wrong))
-        return reference
-    except Exception as error:  # the student's code crashed: say how, not what the answer is
-        report(exercise, FAILED, f"your function raised {type(error).__name__}: {error}")
-        return reference
-    report(exercise, PASSED)
-    return student
-
-
-def _as_array(value: Any, what: str) -> np.ndarray:
-    """Student output as a numpy array (accepts lists, numpy and torch)."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value)
-    except Exception as error:  # ragged lists and the like
-        raise Mismatch(f"{what} could not be read as an array ({error})") from None
-
-
-def expect_same_array(got: Any, want: np.ndarray, what: str) -> None:
-    """Mismatch (with a shape/dtype/content hint, no values) unless `got` equals `want`."""
-    got = _as_array(got, what)
-    if got.shape != want.shape:
-        raise Mismatch(f"{what} has shape {got.shape}, expected {want.shape}")
-    if not np.array_equal(got, want):
-        wrong = int(np.sum(got != want))
-        raise Mismatch(f"{what}: {wrong} of {want.size} entries differ from the reference")
-
-
-def _expect_int(got: Any, want: int, what: str, hint: str) -> None:
-    """Mismatch with `hint` unless `got` is an integer equal to `want`."""
-    if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
-        raise Mismatch(f"{what} should be a Python int, got {type(got).__name__}")
-    if int(got) != want:
-        raise Mismatch(hint)
-
-
-# --------------------------------------------------------------------------- lesson 00
-
-
-class _WithBuffer(nn.Module):
-    """A layer plus a registered buffer (state that is not a parameter)."""
-
-    def __init__(self, n_in: int, n_out: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(n_in, n_out)
-        self.register_buffer("running_mean", torch.zeros(n_out))
-
-
-class _Tied(nn.Module):
-    """An embedding whose weight the output layer reuses (one tensor, two modules)."""
-
-    def __init__(self, vocab: int, dim: int) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab, dim)
-        self.head = nn.Linear(dim, vocab, bias=False)
-        self.head.weight = self.embed.weight
-
-
-def check_count_parameters(fn: Callable[[nn.Module], int]) -> Callable[[nn.Module], int]:
-    """Exercise 0.1: count_parameters(model) -> int, the number of parameter entries."""
-    from hrm_minimal.model import count_parameters as reference
-
-    kinds = itertools.cycle(["mlp", "buffer", "tied"])
-
-    def trial(student: Callable, rng: np.random.Generator) -> None:
-        kind = next(kinds)
-        a, b, c = (int(x) for x in rng.integers(2, 40, size=3))
-        if kind == "mlp":
-            model = nn.Sequential(nn.Linear(a, b), nn.ReLU(), nn.Linear(b, c, bias=bool(rng.integers(2))))
-            hint = "on a small MLP the count is off: count every entry of every parameter tensor (Tensor.numel)"
-        elif kind == "buffer":
-            model = nn.Sequential(_WithBuffer(a, b), nn.Linear(b, c))
-            hint = "on a model with a buffer the count is off: buffers (register_buffer) are not parameters"
-        else:
-            model = _Tied(a, b)
-            hint = "on a model with tied weights the count is off: a tensor shared by two layers counts once"
-        _expect_int(student(model), reference(model), "count_parameters(model)", hint)
-
-    return run_check("0.1", fn, reference, trial, trials=9)
-
-
-# --------------------------------------------------------------------------- lesson 01
+__all__ = ["check_encode_sudoku", "check_decode_sudoku", "check_permute_digits", "check_exact_accuracy"]
 
 
 def _random_sudoku_strings(rng: np.random.Generator) -> tuple[int, str]:

@@ -31,6 +31,11 @@ class HRMConfig:
     # False: TRM's shortcut, not HRM's Q-learning: no extra segment for a continue target, no continue
     # loss, and training halts where Q_halt > 0 (a step about a third cheaper; see README).
     act_continue: bool = True
+    # "hrm": the two-level model. "flat": H removed, for comparison only: one module (L's, L_layers blocks)
+    # updates one state z_L <- f_L(z_L + x), H_cycles * (L_cycles + 1) times per segment (as many module calls
+    # as HRM makes, so the same compute when H_layers == L_layers), one-step gradient on its last call; the
+    # heads read z_L and z_H is unused.
+    architecture: str = "hrm"
 
     def __post_init__(self) -> None:
         if self.puzzle_emb_ndim is None:
@@ -73,6 +78,8 @@ class HRMConfig:
                              "(rotary embeddings rotate pairs of channels)")
         if self.pos_encodings not in ("rope", "learned"):
             raise ValueError(f"HRMConfig.pos_encodings must be 'rope' or 'learned', got {self.pos_encodings!r}")
+        if self.architecture not in ("hrm", "flat"):
+            raise ValueError(f"HRMConfig.architecture must be 'hrm' or 'flat', got {self.architecture!r}")
         for name in ["one_step_grad", "act_continue"]:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"HRMConfig.{name} must be a bool, got {getattr(self, name)!r}")
@@ -83,6 +90,11 @@ class HRMConfig:
     def head_dim(self) -> int:
         """Channels per attention head."""
         return self.hidden_size // self.num_heads
+
+    @property
+    def flat_steps(self) -> int:
+        """Module calls per segment of the flat model: as many as HRM's H_cycles * (L_cycles + 1)."""
+        return self.H_cycles * (self.L_cycles + 1)
 
     @property
     def puzzle_emb_len(self) -> int:

@@ -106,7 +106,8 @@ class HRMInner(nn.Module):
         else:  # "learned": one trained vector per position, added to the input embedding
             self.embed_pos = nn.Embedding(config.total_len, D)
             trunc_normal_init_(self.embed_pos.weight, std=1.0 / math.sqrt(D))
-        self.H_level = ReasoningModule(config, config.H_layers)
+        # The flat model (architecture="flat", for comparison only) has no H module.
+        self.H_level = ReasoningModule(config, config.H_layers) if config.architecture == "hrm" else None
         self.L_level = ReasoningModule(config, config.L_layers)
         self.lm_head = lecun_linear(D, config.vocab_size)
         self.q_head = nn.Linear(D, 2, bias=True)  # [halt, continue]
@@ -149,21 +150,34 @@ class HRMInner(nn.Module):
         """Gradient only on the final step (one-step gradient), or everywhere if one_step_grad=False."""
         return nullcontext() if (final or not self.config.one_step_grad) else torch.no_grad()
 
+    def _flat_segment(self, z_L: torch.Tensor, x: torch.Tensor, cos_sin) -> torch.Tensor:
+        """The flat model's segment: z_L <- f_L(z_L + x), flat_steps times, gradient on the last call only."""
+        steps = self.config.flat_steps
+        for k in range(steps):
+            with self._grad_window(k == steps - 1):
+                z_L = self.L_level(z_L, x, cos_sin)
+        return z_L
+
     def forward(self, carry: InnerCarry, batch: Batch):
         """Run one segment; return (detached new carry, logits (B,S,V), (q_halt (B,), q_continue (B,)))."""
         cfg = self.config
         cos_sin = self.rotary() if self.config.pos_encodings == "rope" else None
         x = self.input_embeddings(batch["inputs"], batch["puzzle_identifiers"])  # (B, P+S, D)
         z_H, z_L = carry.z_H, carry.z_L
-        for h in range(cfg.H_cycles):
-            for l in range(cfg.L_cycles):
-                with self._grad_window(h == cfg.H_cycles - 1 and l == cfg.L_cycles - 1):
-                    z_L = self.L_level(z_L, z_H + x, cos_sin)  # z_L <- f_L(z_L + z_H + x)
-            with self._grad_window(h == cfg.H_cycles - 1):
-                z_H = self.H_level(z_H, z_L, cos_sin)  # z_H <- f_H(z_H + z_L)
+        if cfg.architecture == "flat":
+            z_L = self._flat_segment(z_L, x, cos_sin)
+            out = z_L  # the flat model's one state is what the heads read
+        else:
+            for h in range(cfg.H_cycles):
+                for l in range(cfg.L_cycles):
+                    with self._grad_window(h == cfg.H_cycles - 1 and l == cfg.L_cycles - 1):
+                        z_L = self.L_level(z_L, z_H + x, cos_sin)  # z_L <- f_L(z_L + z_H + x)
+                with self._grad_window(h == cfg.H_cycles - 1):
+                    z_H = self.H_level(z_H, z_L, cos_sin)  # z_H <- f_H(z_H + z_L)
+            out = z_H
         new_carry = InnerCarry(z_H.detach(), z_L.detach())  # no graph crosses segments
-        logits = self.lm_head(z_H)[:, self.puzzle_emb_len:]  # (B, S, V), prefix positions dropped
-        q = self.q_head(z_H[:, 0]).float()  # (B, 2) from the first (prefix) position, in float32
+        logits = self.lm_head(out)[:, self.puzzle_emb_len:]  # (B, S, V), prefix positions dropped
+        q = self.q_head(out[:, 0]).float()  # (B, 2) from the first (prefix) position, in float32
         return new_carry, logits, (q[..., 0], q[..., 1])
 
 

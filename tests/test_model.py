@@ -290,13 +290,52 @@ def test_rope_and_learned_positions_both_tell_cells_apart():
         assert not torch.allclose(out["logits"][0, 0], out["logits"][0, 1]), pos
 
 
+# ---------------------------------------------------------------------------------------- flat model
+def test_flat_model_is_l_alone_with_the_input_for_as_many_calls_and_the_last_one_with_grad():
+    torch.manual_seed(0)
+    cfg = tiny_config(H_cycles=2, L_cycles=3, architecture="flat")
+    model = HRM(cfg).eval()
+    inner = model.inner
+    assert inner.H_level is None and cfg.flat_steps == 8
+    assert count_parameters(model) == count_parameters(HRM(tiny_config(H_cycles=2, L_cycles=3))) - sum(
+        p.numel() for p in HRM(tiny_config()).inner.H_level.parameters())
+    batch = model._prepare_batch(make_batch(cfg))
+    start = inner.reset_carry(torch.ones(3, dtype=torch.bool), inner.empty_carry(3))
+    grads_on, hook = [], inner.L_level.register_forward_pre_hook(
+        lambda m, args: grads_on.append(torch.is_grad_enabled()))
+    carry, logits, (q_halt, _) = inner(start, batch)
+    hook.remove()
+    assert grads_on == [False] * 7 + [True]
+    with torch.no_grad():  # by hand: z_L <- f_L(z_L + x), 8 times; the heads read z_L
+        x = inner.input_embeddings(batch["inputs"], batch["puzzle_identifiers"])
+        z = start.z_L
+        for _ in range(8):
+            z = inner.L_level(z, x, inner.rotary())
+    torch.testing.assert_close(logits, inner.lm_head(z)[:, 1:])
+    torch.testing.assert_close(q_halt, inner.q_head(z[:, 0])[:, 0])
+    torch.testing.assert_close(carry.z_L, z)
+    assert torch.equal(carry.z_H, start.z_H)  # the flat model has no second state
+    logits.sum().backward()
+    assert inner.L_level.layers[0].mlp.down_proj.weight.grad.abs().sum() > 0
+
+
+def test_flat_model_runs_through_the_act_wrapper_and_hrm_stays_the_default():
+    assert HRMConfig(vocab_size=7, seq_len=6).architecture == "hrm"
+    torch.manual_seed(0)
+    cfg = tiny_config(architecture="flat")
+    model = HRM(cfg).train()
+    batch = make_batch(cfg)
+    carry, out = model(model.initial_carry(batch), batch)
+    assert out["logits"].shape == (3, 6, 7) and "target_q_continue" in out
+
+
 # ---------------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("field,value", [
     ("H_cycles", 0), ("L_cycles", -1), ("H_layers", 0), ("L_layers", 0), ("hidden_size", 0),
     ("num_heads", 0), ("halt_max_steps", 0), ("vocab_size", 0), ("seq_len", 0),
     ("halt_exploration_prob", 1.5), ("halt_exploration_prob", -0.1), ("expansion", 0.0),
     ("num_puzzle_identifiers", 0), ("puzzle_emb_ndim", -1), ("rms_norm_eps", 0.0),
-    ("swiglu_multiple", 0), ("pos_encodings", "sinusoidal")])
+    ("swiglu_multiple", 0), ("pos_encodings", "sinusoidal"), ("architecture", "trm")])
 def test_bad_config_values_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         tiny_config(**{field: value})

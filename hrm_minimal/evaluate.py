@@ -136,9 +136,10 @@ def reading_segments(ckpt: dict) -> int:
     return int(card_segments or run_segments or ckpt["model_config"]["halt_max_steps"])
 
 
-def load_pretrained(task: str, device: torch.device | str = "cpu") -> tuple[HRM, dict]:
-    """The model shipped for a task (see datasets/README.md): (model in eval mode, its file's contents)."""
-    return load_model(str(shipped_checkpoint(task)), device=device)
+def load_pretrained(name: str, device: torch.device | str = "cpu") -> tuple[HRM, dict]:
+    """A shipped model (see datasets/README.md), named by its task ("sudoku-6x6") or task and variant
+    ("sudoku-6x6-flat"): (model in eval mode, its file's contents)."""
+    return load_model(str(shipped_checkpoint(name)), device=device)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -123,6 +123,12 @@ def swiglu_inner_size(hidden_size: int, expansion: float, multiple: int = 256) -
     return -(-width // multiple) * multiple
 
 
+def swiglu(x: torch.Tensor, gate_up_weight: torch.Tensor, down_weight: torch.Tensor) -> torch.Tensor:
+    """SwiGLU from its weights: down(silu(gate) * up), [gate, up] = the two halves of x @ gate_up_weight.T."""
+    gate, up = F.linear(x, gate_up_weight).chunk(2, dim=-1)  # each (B, S, inner)
+    return F.linear(F.silu(gate) * up, down_weight)  # (B, S, D)
+
+
 class SwiGLU(nn.Module):
     """Gated MLP: down(silu(gate(x)) * up(x)), gate and up fused into one bias-free projection."""
 
@@ -133,8 +139,7 @@ class SwiGLU(nn.Module):
         self.down_proj = lecun_linear(self.inner_size, hidden_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)  # each (B, S, inner)
-        return self.down_proj(F.silu(gate) * up)
+        return swiglu(x, self.gate_up_proj.weight, self.down_proj.weight)
 
 
 # ---------------------------------------------------------------------------------------- block
@@ -149,8 +154,13 @@ class TransformerBlock(nn.Module):
         self.norm = RMSNorm(rms_norm_eps)
 
     def forward(self, h: torch.Tensor, cos_sin: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
-        h = self.norm(h + self.self_attn(h, cos_sin))  # (B, S, D)
-        return self.norm(h + self.mlp(h))
+        return post_norm_block(h, self.self_attn, self.mlp, cos_sin, self.norm.eps)
+
+
+def post_norm_block(h: torch.Tensor, attn, mlp, cos_sin, eps: float = 1e-5) -> torch.Tensor:
+    """The post-norm block from its parts: h <- RMSNorm(h + attn(h)); h <- RMSNorm(h + mlp(h))."""
+    h = rms_norm(h + attn(h, cos_sin), eps)  # (B, S, D)
+    return rms_norm(h + mlp(h), eps)
 
 
 # ---------------------------------------------------------------------------------------- puzzle embedding

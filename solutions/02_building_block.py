@@ -374,7 +374,8 @@ print("post-norm stays bounded and pre-norm grows:", bool(np.all(np.abs(post - 1
 # A bounded state is what lets HRM run its modules for dozens of steps per segment and carry the
 # state from segment to segment without it exploding or vanishing. (Pre-norm models can be kept in
 # check in other ways, and TRM, a successor of HRM, keeps post-norm too.)
-#
+
+# %% [markdown]
 # ## What you built
 #
 # - `rms_norm`: RMSNorm with no mean subtraction and no learned scale, in float32.

@@ -158,23 +158,30 @@ class HRMInner(nn.Module):
                 z_L = self.L_level(z_L, x, cos_sin)
         return z_L
 
+    def segment(self, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor, cos_sin):
+        """The recurrence of one segment on states (B, P+S, D) and input embeddings x: new (z_H, z_L).
+
+        H_cycles high-level updates, each after L_cycles low-level updates; only the last L and H
+        update carry gradient (unless one_step_grad=False). The flat model updates z_L alone.
+        """
+        cfg = self.config
+        if cfg.architecture == "flat":
+            return z_H, self._flat_segment(z_L, x, cos_sin)
+        for h in range(cfg.H_cycles):
+            for l in range(cfg.L_cycles):
+                with self._grad_window(h == cfg.H_cycles - 1 and l == cfg.L_cycles - 1):
+                    z_L = self.L_level(z_L, z_H + x, cos_sin)  # z_L <- f_L(z_L + z_H + x)
+            with self._grad_window(h == cfg.H_cycles - 1):
+                z_H = self.H_level(z_H, z_L, cos_sin)  # z_H <- f_H(z_H + z_L)
+        return z_H, z_L
+
     def forward(self, carry: InnerCarry, batch: Batch):
         """Run one segment; return (detached new carry, logits (B,S,V), (q_halt (B,), q_continue (B,)))."""
         cfg = self.config
         cos_sin = self.rotary() if self.config.pos_encodings == "rope" else None
         x = self.input_embeddings(batch["inputs"], batch["puzzle_identifiers"])  # (B, P+S, D)
-        z_H, z_L = carry.z_H, carry.z_L
-        if cfg.architecture == "flat":
-            z_L = self._flat_segment(z_L, x, cos_sin)
-            out = z_L  # the flat model's one state is what the heads read
-        else:
-            for h in range(cfg.H_cycles):
-                for l in range(cfg.L_cycles):
-                    with self._grad_window(h == cfg.H_cycles - 1 and l == cfg.L_cycles - 1):
-                        z_L = self.L_level(z_L, z_H + x, cos_sin)  # z_L <- f_L(z_L + z_H + x)
-                with self._grad_window(h == cfg.H_cycles - 1):
-                    z_H = self.H_level(z_H, z_L, cos_sin)  # z_H <- f_H(z_H + z_L)
-            out = z_H
+        z_H, z_L = self.segment(carry.z_H, carry.z_L, x, cos_sin)
+        out = z_L if cfg.architecture == "flat" else z_H  # the state the heads read
         new_carry = InnerCarry(z_H.detach(), z_L.detach())  # no graph crosses segments
         logits = self.lm_head(out)[:, self.puzzle_emb_len:]  # (B, S, V), prefix positions dropped
         q = self.q_head(out[:, 0]).float()  # (B, 2) from the first (prefix) position, in float32

@@ -165,3 +165,46 @@ def draw_segments(predictions, puzzle, solution=None, kind: str = "sudoku", toke
             draw_maze(ax, puzzle, pred, solution, tokens=tokens, title=title)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside a segment: residuals and the board at one module call
+# ---------------------------------------------------------------------------------------------
+def plot_residuals(ax: Axes, trace, label: str = "", call: int | None = None) -> Axes:
+    """Forward residuals of a `hrm_minimal.trace.Trace` on a log axis, L and H calls apart, segment
+    boundaries dotted; `call` (0-based) marked with a vertical line."""
+    x = np.arange(1, len(trace) + 1)
+    for kind, style in (("L", dict(marker=".", color="tab:blue")), ("H", dict(marker="o", color="tab:orange"))):
+        idx = trace.calls(kind)
+        if len(idx):
+            ax.plot(x[idx], trace.residual[idx], linestyle="-" if kind == "L" else "none", markersize=4,
+                    label=f"{label} {kind} calls".strip(), **style)
+    for boundary in np.flatnonzero(np.diff(trace.segment)) + 1.5:
+        ax.axvline(boundary, color="0.8", lw=0.8, ls=":")
+    if call is not None:
+        ax.axvline(call + 1, color="black", lw=1.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("module call")
+    ax.set_ylabel("residual |z_new - z_old| / |z_old|")
+    return ax
+
+
+def draw_trace_step(trace, call: int, puzzle, solution=None, index: int = 0, title: str = "",
+                    size: float = 3.2) -> Figure:
+    """Two panels for one module call of a trace: the residual curves with the call marked, and the
+    board the model would write after that call for puzzle `index` of the traced batch (tokens)."""
+    if not 0 <= call < len(trace):
+        raise ValueError(f"call must be in 0..{len(trace) - 1}, got {call}")
+    if not 0 <= index < trace.boards.shape[1]:
+        raise ValueError(f"index must be in 0..{trace.boards.shape[1] - 1}, got {index}")
+    fig = Figure(figsize=(size * 3, size))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
+    plot_residuals(left, trace, call=call)
+    left.legend(loc="upper right", fontsize=8)
+    left.set_title(title or f"call {call + 1} of {len(trace)}: {trace.kinds[call]}, segment {trace.segment[call] + 1}")
+    board = trace.boards[call, index]
+    draw_sudoku(right, puzzle, board, solution, tokens=True,
+                title="board after this call" if solution is None else
+                f"board after this call: {int((board == np.asarray(solution)).sum())}/{board.size} right")
+    fig.tight_layout()
+    return fig

@@ -89,3 +89,40 @@ def test_draw_segments_returns_one_panel_per_prediction(kind):
         viz.draw_segments([], puzzle, solution, kind=kind, tokens=True)
     with pytest.raises(ValueError, match="kind"):
         viz.draw_segments(predictions, puzzle, kind="chess")
+
+
+# --------------------------------------------------------------------------- a traced segment
+def _trace():
+    import torch
+
+    from hrm_minimal.config import HRMConfig
+    from hrm_minimal.model import HRM
+    from hrm_minimal.trace import trace_segments
+
+    torch.manual_seed(0)
+    model = HRM(HRMConfig(vocab_size=6, seq_len=16, hidden_size=16, num_heads=2, H_layers=1, L_layers=1,
+                          H_cycles=2, L_cycles=2, halt_max_steps=2))
+    inputs = torch.randint(1, 6, (2, 16), generator=torch.Generator().manual_seed(0))
+    return trace_segments(model, {"inputs": inputs}, segments=2), inputs[0].numpy()
+
+
+def test_draw_trace_step_marks_the_call_and_draws_the_board_of_that_call():
+    trace, puzzle = _trace()
+    solution = np.full(16, 2)
+    fig = viz.draw_trace_step(trace, 7, puzzle, solution, index=0)
+    left, right = fig.axes[:2]
+    assert left.get_yscale() == "log"
+    assert any(list(line.get_xdata()) == [8, 8] for line in left.get_lines())  # the call, 1-based
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    assert labels == ["L calls", "H calls"]
+    right_count = int((trace.boards[7, 0] == 2).sum())
+    assert right.get_title() == f"board after this call: {right_count}/16 right"
+    assert "segment 2" in left.get_title() and ": L," in left.get_title()
+
+
+@pytest.mark.parametrize("call, index, message", [(12, 0, "call must be"), (-1, 0, "call must be"),
+                                                   (0, 2, "index must be")])
+def test_draw_trace_step_refuses_a_call_or_puzzle_outside_the_trace(call, index, message):
+    trace, puzzle = _trace()
+    with pytest.raises(ValueError, match=message):
+        viz.draw_trace_step(trace, call, puzzle, index=index)

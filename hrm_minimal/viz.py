@@ -197,8 +197,8 @@ def draw_trace_step(trace, call: int, puzzle, solution=None, index: int = 0, tit
         raise ValueError(f"call must be in 0..{len(trace) - 1}, got {call}")
     if not 0 <= index < trace.boards.shape[1]:
         raise ValueError(f"index must be in 0..{trace.boards.shape[1] - 1}, got {index}")
-    fig = Figure(figsize=(size * 3, size))
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
+    fig = Figure(figsize=(size * 3.4, size * 1.4))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1.4]})
     plot_residuals(left, trace, call=call)
     left.legend(loc="upper right", fontsize=8)
     left.set_title(title or f"call {call + 1} of {len(trace)}: {trace.kinds[call]}, segment {trace.segment[call] + 1}")

@@ -246,7 +246,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path = SOURCE_DIR) -> tuple[float, f
     os.environ.update(_kernel_env())
     try:
         client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", record_timing=True,
-                                store_widget_state=False, resources={"metadata": {"path": str(cwd)}})
+                                store_widget_state=True, resources={"metadata": {"path": str(cwd)}})  # False trips nbclient on interact()
         start = time.perf_counter()
         client.execute()
         total = time.perf_counter() - start

@@ -166,3 +166,15 @@ def test_build_pair_fills_badges_and_sets_stable_ids(tmp_path):
     assert student.cells[1].metadata == {"tags": ["keep"], "exercise": "7.1"}
     assert "return 1" not in student.cells[1].source and "return 1" in solution.cells[1].source
     assert nbformat.writes(student) == nbformat.writes(build.build_pair(source)[0])  # byte-stable
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_the_readme_lesson_table_has_a_row_for_each_lesson(source):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith(f"| {source.stem[:2]} | [")]
+    assert len(rows) == 1, f"README.md needs one lesson-table row for {source.stem}"
+    row = rows[0]
+    for link in (f"(lessons/{source.stem}.ipynb)", f"(solutions/{source.stem}.ipynb)",
+                 build.colab_url("lessons", source.stem)):
+        assert link in row, f"the README row of {source.stem} lacks {link}"
+    assert re.search(r"\| \d+ s \|$", row), f"the README row of {source.stem} should end with its run time"

@@ -245,6 +245,23 @@ class HRM(nn.Module):
         return q_halt > q_continue if self.config.act_continue else q_halt > 0
 
     # ------------------------------------------------------------------ one segment
+    def refill(self, carry: ACTCarry, batch: Batch) -> tuple[InnerCarry, torch.Tensor, dict]:
+        """The streaming batch: slots that halted restart (states to H_init / L_init, step count 0, the
+        new batch's row); the others keep their states, counts and data, and their new row is dropped.
+        Returns (inner carry, steps (B,), data)."""
+        batch = self._prepare_batch(batch)
+        if batch["inputs"].shape[0] != carry.halted.shape[0]:
+            raise ValueError(f"batch has {batch['inputs'].shape[0]} rows but the carry has {carry.halted.shape[0]} slots")
+        missing = [k for k in carry.current_data if k not in batch]
+        if missing:
+            raise ValueError(f"batch lacks key(s) {missing} that the carry holds (made by initial_carry)")
+        halted = carry.halted  # (B,)
+        inner_carry = self.inner.reset_carry(halted, carry.inner_carry)
+        steps = torch.where(halted, torch.zeros_like(carry.steps), carry.steps)
+        data = {k: torch.where(halted.view(-1, *([1] * (v.ndim - 1))), batch[k], v)
+                for k, v in carry.current_data.items()}
+        return inner_carry, steps, data
+
     def forward(self, carry: ACTCarry, batch: Batch, max_steps: int | None = None,
                 generator: torch.Generator | None = None):
         """Refill halted slots from `batch`, run one segment, update halting; return (carry, outputs)."""
@@ -253,18 +270,9 @@ class HRM(nn.Module):
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
         B = carry.halted.shape[0]
-        if batch["inputs"].shape[0] != B:
-            raise ValueError(f"batch has {batch['inputs'].shape[0]} rows but the carry has {B} slots")
-        missing = [k for k in carry.current_data if k not in batch]
-        if missing:
-            raise ValueError(f"batch lacks key(s) {missing} that the carry holds (made by initial_carry)")
 
         # 1. Halted slots restart: fresh states, steps 0, the new batch's row (other rows are dropped).
-        halted = carry.halted
-        inner_carry = self.inner.reset_carry(halted, carry.inner_carry)
-        steps = torch.where(halted, torch.zeros_like(carry.steps), carry.steps)
-        data = {k: torch.where(halted.view(-1, *([1] * (v.ndim - 1))), batch[k], v)
-                for k, v in carry.current_data.items()}
+        inner_carry, steps, data = self.refill(carry, batch)
 
         # 2. One segment.
         inner_carry, logits, (q_halt, q_continue) = self.inner(inner_carry, data)

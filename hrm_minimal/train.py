@@ -219,6 +219,27 @@ def _start_from(model: HRM, source: str) -> None:
     model.load_state_dict(theirs)
 
 
+def train_step(model: HRM, carry: ACTCarry, batch: dict, opt: torch.optim.Optimizer,
+               emb_opt: SignSGD | None = None, loss_type: str = "stablemax",
+               precision=None) -> tuple[ACTCarry, dict]:
+    """One step of deep supervision: one segment of every slot, its loss, backward, one optimiser step.
+
+    The carry the model returns is already detached, so no graph reaches back into earlier segments.
+    `precision` is a context (e.g. autocast) for the forward pass and the loss. Returns (new carry, metrics).
+    """
+    with precision if precision is not None else nullcontext():
+        new_carry, outputs = model(carry, batch)
+        loss, metrics = act_loss(outputs, new_carry.current_data["labels"], halted=new_carry.halted,
+                                 steps=new_carry.steps, loss_type=loss_type)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    if emb_opt is not None:
+        emb_opt.step()
+        emb_opt.zero_grad()
+    return new_carry, metrics
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train (or resume) a run. Returns {"model", "model_config", "history", "step", "checkpoint"}.
 
@@ -300,17 +321,9 @@ def train(cfg: TrainConfig) -> dict:
             batch = _batch_on(inputs, labels, device)
             if carry is None:
                 carry = model.initial_carry(batch)
-            with autocast_context(device) if cfg.autocast else nullcontext():
-                new_carry, outputs = model(carry, batch)
-                loss, metrics = act_loss(outputs, new_carry.current_data["labels"], halted=new_carry.halted,
-                                         steps=new_carry.steps, loss_type=cfg.loss_type)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            if emb_opt is not None:
-                emb_opt.step()
-                emb_opt.zero_grad()
-            carry, step = new_carry, step + 1
+            carry, metrics = train_step(model, carry, batch, opt, emb_opt, cfg.loss_type,
+                                        autocast_context(device) if cfg.autocast else nullcontext())
+            step += 1
             if ema is not None:
                 ema.update(model, step)
             done = {"batches": batches.state_dict(), "rng": _rng_state()}

@@ -141,6 +141,21 @@ def test_only_halted_slots_take_new_data_and_reset():
     assert carry.steps.tolist() == [1, 2, 1, 2]
 
 
+def test_refill_restarts_halted_slots_and_keeps_the_others():
+    model = make_model(halt_max_steps=10).train()
+    first, second = make_batch(seed=0), make_batch(seed=1)
+    carry, _ = model(model.initial_carry(first), first)
+    carry.halted = torch.tensor([False, True, False, True])
+    inner, steps, data = model.refill(carry, second)
+    for i, h in enumerate(carry.halted.tolist()):
+        want_H = model.inner.H_init.expand_as(inner.z_H[i]) if h else carry.inner_carry.z_H[i]
+        want_L = model.inner.L_init.expand_as(inner.z_L[i]) if h else carry.inner_carry.z_L[i]
+        assert torch.equal(inner.z_H[i], want_H) and torch.equal(inner.z_L[i], want_L)
+        assert int(steps[i]) == (0 if h else 1)
+        for key in ("inputs", "labels"):
+            assert torch.equal(data[key][i], (second if h else first)[key][i])
+
+
 def test_q_continue_target_arithmetic():
     model = make_model(halt_max_steps=3).train()
     with torch.no_grad():

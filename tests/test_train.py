@@ -455,3 +455,32 @@ def test_starting_from_weights_of_another_shape_is_refused_with_their_names(tmp_
         train(_tiny(tmp_path, "wider", max_steps=1, init_from=str(tmp_path / "first"),
                     overrides={"hidden_size": 32, "num_heads": 2}))
     assert train_mod._parse_args(["--init-from", "runs/a"])[0].init_from == "runs/a"
+
+
+def test_train_step_is_one_segment_its_act_loss_backward_and_one_optimiser_step():
+    from hrm_minimal.config import HRMConfig
+    from hrm_minimal.losses import act_loss
+    from hrm_minimal.model import HRM
+
+    def setup():
+        torch.manual_seed(0)
+        model = HRM(HRMConfig(vocab_size=6, seq_len=16, hidden_size=16, num_heads=2, H_layers=1, L_layers=1,
+                              halt_max_steps=3)).train()
+        return model, torch.optim.AdamW(model.parameters(), lr=1e-2)
+
+    g = torch.Generator().manual_seed(0)
+    batch = {"inputs": torch.randint(1, 6, (4, 16), generator=g), "labels": torch.randint(2, 6, (4, 16), generator=g)}
+    model, opt = setup()
+    torch.manual_seed(1)
+    carry, metrics = train_mod.train_step(model, model.initial_carry(batch), batch, opt)
+    by_hand, opt2 = setup()
+    torch.manual_seed(1)
+    carry2, out = by_hand(by_hand.initial_carry(batch), batch)
+    loss, _ = act_loss(out, carry2.current_data["labels"], halted=carry2.halted, steps=carry2.steps)
+    loss.backward()
+    opt2.step()
+    for (name, a), b in zip(model.named_parameters(), by_hand.parameters()):
+        assert torch.equal(a, b), name
+        assert a.grad is None, f"{name}: gradients are cleared after the step"
+    assert metrics["loss"] == pytest.approx(loss.item())
+    assert carry.inner_carry.z_H.grad_fn is None and torch.equal(carry.steps, carry2.steps)

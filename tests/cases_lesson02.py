@@ -22,6 +22,11 @@ def rms_layer_norm(x, eps=1e-5):  # subtracts the mean, as LayerNorm does
     return (x32 / torch.sqrt(x32.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
+def rms_var(x, eps=1e-5):  # divides by the standard deviation (var subtracts the mean)
+    x32 = x.float()
+    return (x32 / torch.sqrt(x32.var(-1, keepdim=True, unbiased=False) + eps)).to(x.dtype)
+
+
 def rms_l2(x, eps=1e-5):  # divides by the length, not the root-mean-square
     return (x.float() / torch.sqrt(x.float().pow(2).sum(-1, keepdim=True) + eps)).to(x.dtype)
 
@@ -50,8 +55,17 @@ def rms_float_out(x, eps=1e-5):  # forgets to cast back
     return x.float() / torch.sqrt(x.float().pow(2).mean(-1, keepdim=True) + eps)
 
 
-def rms_in_place(x, eps=1e-5):  # right values through torch's own norm... with a learned-style scale of 2
+def rms_dim2(x, eps=1e-5):  # dim=2 hard-coded: right for (B, S, D) only
+    x32 = x.float()
+    return (x32 / torch.sqrt(x32.pow(2).mean(2, keepdim=True) + eps)).to(x.dtype)
+
+
+def rms_scaled(x, eps=1e-5):  # an extra scale, as if a learned gain had been left in (here 2)
     return (2 * rms_right(x.float(), eps)).to(x.dtype)
+
+
+def rms_normalize(x, eps=1e-5):  # unit length times sqrt(D): RMSNorm without its eps
+    return (F.normalize(x.float(), dim=-1) * x.shape[-1] ** 0.5).to(x.dtype)
 
 
 # --------------------------------------------------------------------------- 2.2 swiglu
@@ -92,6 +106,11 @@ def swiglu_interleaved(x, gate_up_weight, down_weight):  # even/odd channels ins
 
 def swiglu_untransposed(x, gate_up_weight, down_weight):  # weights used as (in, out)
     gate, up = (x @ gate_up_weight).chunk(2, dim=-1)
+    return (F.silu(gate) * up) @ down_weight
+
+
+def swiglu_down_untransposed(x, gate_up_weight, down_weight):  # only the down weight used as (in, out)
+    gate, up = (x @ gate_up_weight.T).chunk(2, dim=-1)
     return (F.silu(gate) * up) @ down_weight
 
 
@@ -176,11 +195,11 @@ def block_parallel(h, attn, mlp, cos_sin, eps=1e-5):  # attention and MLP both r
 
 CASES = [
     (checks.check_rms_norm, rms_right,
-     [rms_layer_norm, rms_l2, rms_eps_outside, rms_no_eps, rms_fixed_eps, rms_wrong_dim, rms_whole_tensor,
-      rms_float_out, rms_in_place]),
+     [rms_layer_norm, rms_var, rms_l2, rms_eps_outside, rms_no_eps, rms_fixed_eps, rms_wrong_dim, rms_whole_tensor,
+      rms_float_out, rms_dim2, rms_scaled, rms_normalize]),
     (checks.check_swiglu, swiglu_right,
      [swiglu_swapped, swiglu_relu, swiglu_gelu, swiglu_sigmoid, swiglu_no_gate, swiglu_interleaved,
-      swiglu_untransposed]),
+      swiglu_untransposed, swiglu_down_untransposed]),
     (checks.check_apply_rotary, rotary_right,
      [rotary_sign, rotary_interleaved, rotary_swapped, rotary_no_heads_axis, rotary_no_cast]),
     (checks.check_post_norm_block, block_right,
@@ -191,14 +210,20 @@ CASES = [
 HINTS = [
     (checks.check_rms_norm, rms_layer_norm, "LayerNorm"),
     (checks.check_rms_norm, rms_l2, "MEAN of x^2"),
+    (checks.check_rms_norm, rms_var, "subtract the mean"),
+    (checks.check_rms_norm, rms_no_eps, "eps is missing"),
     (checks.check_rms_norm, rms_eps_outside, "inside the square root"),
     (checks.check_rms_norm, rms_wrong_dim, "last dimension"),
     (checks.check_rms_norm, rms_float_out, "cast"),
+    (checks.check_rms_norm, rms_dim2, "last dimension"),
+    (checks.check_rms_norm, rms_scaled, "no scale"),
+    (checks.check_rms_norm, rms_normalize, "eps is missing"),
     (checks.check_swiglu, swiglu_swapped, "swapped"),
     (checks.check_swiglu, swiglu_relu, "ReLU"),
     (checks.check_swiglu, swiglu_no_gate, "up half"),
     (checks.check_swiglu, swiglu_interleaved, "halves"),
     (checks.check_swiglu, swiglu_untransposed, "out_features, in_features"),
+    (checks.check_swiglu, swiglu_down_untransposed, "down weight is used untransposed"),
     (checks.check_apply_rotary, rotary_sign, "wrong way"),
     (checks.check_apply_rotary, rotary_interleaved, "neighbouring channels"),
     (checks.check_apply_rotary, rotary_swapped, "swapped"),

@@ -41,10 +41,13 @@ def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
 
 
 def _name_the_mistake(got: torch.Tensor, mistakes: dict[str, torch.Tensor], fallback: str | None) -> None:
-    """Raise Mismatch with the hint of the first known mistake `got` reproduces, else `fallback` (if any)."""
-    for hint, wrong in mistakes.items():
-        if wrong.shape == got.shape and _close(got, wrong.to(got.dtype)):
-            raise Mismatch(hint)
+    """Raise Mismatch with the hint of the known mistake `got` reproduces (the closest, if several do), else
+    `fallback` (if any)."""
+    matches = [((got.float() - wrong.to(got.dtype).float()).abs().max().item(), i, hint)
+               for i, (hint, wrong) in enumerate(mistakes.items())
+               if wrong.shape == got.shape and _close(got, wrong.to(got.dtype))]
+    if matches:
+        raise Mismatch(min(matches)[2])  # the smallest difference; ties go to the earlier entry
     if fallback is not None:
         raise Mismatch(fallback)
 
@@ -71,7 +74,8 @@ def check_rms_norm(fn: Callable) -> Callable:
 
     def trial(student: Callable, rng: np.random.Generator) -> None:
         _seed(rng)
-        shape = (int(rng.integers(2, 5)), int(rng.integers(3, 7)), int(rng.choice([8, 16, 24])))  # (B, S, D)
+        lead = [int(n) for n in rng.integers(2, 6, size=int(rng.integers(1, 4)))]  # 1 to 3 leading axes
+        shape = (*lead, int(rng.choice([8, 16, 24])))  # e.g. (S, D), (B, S, D), (B, S, H, D): channels last
         scale = float(10 ** rng.uniform(-3.5, 2))  # small states make eps matter
         dtype = torch.bfloat16 if rng.random() < 0.25 else torch.float32
         x = (torch.randn(shape) * scale + float(rng.normal()) * scale).to(dtype)  # a mean, so LayerNorm differs
@@ -87,12 +91,17 @@ def check_rms_norm(fn: Callable) -> Callable:
         mistakes = {
             "that subtracts the mean, as LayerNorm does: RMSNorm only divides by the root-mean-square":
                 centred * torch.rsqrt(centred.pow(2).mean(-1, keepdim=True) + eps),
+            "var() and std() subtract the mean first: RMSNorm divides by sqrt(mean(x^2) + eps), x not centred":
+                x32 * torch.rsqrt(x32.var(-1, unbiased=False, keepdim=True) + eps),
+            "std() subtracts the mean first: RMSNorm divides by sqrt(mean(x^2) + eps), x not centred":
+                x32 / (x32.std(-1, keepdim=True) + eps),
             "that divides by the vector's length: RMSNorm divides by the root of the MEAN of x^2 over the channels":
                 x32 / torch.sqrt(x32.pow(2).sum(-1, keepdim=True) + eps),
             "eps belongs inside the square root: x / sqrt(mean(x^2) + eps)": x32 / (ms.sqrt() + eps),
             "eps is missing (or not the one passed in): x / sqrt(mean(x^2) + eps)": x32 * torch.rsqrt(ms),
-            "normalise over the last dimension (the channels of each position), not over the positions":
-                x32 * torch.rsqrt(x32.pow(2).mean(-2, keepdim=True) + eps),
+            **{f"normalise over the last dimension (dim=-1, the channels of each position), not dimension {d} "
+               f"of this {x.dim()}-dimensional input": x32 * torch.rsqrt(x32.pow(2).mean(d, keepdim=True) + eps)
+               for d in range(x.dim() - 1)},
             "normalise each position over its own channels, not over the whole tensor":
                 x32 * torch.rsqrt(x32.pow(2).mean() + eps),
             "use the eps passed in, not a fixed 1e-5": layers.rms_norm(x32, 1e-5),
@@ -112,10 +121,15 @@ def check_rms_norm(fn: Callable) -> Callable:
 def check_swiglu(fn: Callable) -> Callable:
     """Exercise 2.2: swiglu(x, gate_up_weight, down_weight) -> the forward of layers.SwiGLU with those weights."""
 
+    trials = iter(range(10**6))
+
     def trial(student: Callable, rng: np.random.Generator) -> None:
         _seed(rng)
         hidden = int(rng.choice([8, 16, 32]))
-        mlp = layers.SwiGLU(hidden, float(rng.choice([1.0, 2.0, 4.0])), multiple=int(rng.choice([8, 16])))
+        expansion, multiple = float(rng.choice([1.0, 2.0, 4.0])), int(rng.choice([8, 16]))
+        if next(trials) % 4 == 0:  # inner width == hidden: a down weight used untransposed runs without error
+            expansion, multiple = 1.0, hidden
+        mlp = layers.SwiGLU(hidden, expansion, multiple=multiple)
         x = torch.randn(int(rng.integers(1, 4)), int(rng.integers(2, 6)), hidden)  # (B, S, D)
         W, V = mlp.gate_up_proj.weight.detach(), mlp.down_proj.weight.detach()  # (2I, D), (D, I)
         with torch.no_grad():
@@ -137,6 +151,9 @@ def check_swiglu(fn: Callable) -> Callable:
             "the fused projection is split into halves (.chunk(2, dim=-1)), not into even and odd channels":
                 down(F.silu(g2) * u2),
         }
+        if V.shape[0] == V.shape[1]:  # square down weight: h @ V runs, and is wrong
+            mistakes["the down weight is used untransposed: weights are stored (out_features, in_features), so "
+                     "h @ W.T (F.linear(h, W)) applies W"] = (F.silu(gate) * up) @ V
         _name_the_mistake(got, mistakes, "the values differ from SwiGLU's with the same weights")
 
     return run_check("2.2", fn, layers.swiglu, trial)

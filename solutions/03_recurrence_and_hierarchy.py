@@ -99,7 +99,9 @@ with torch.no_grad():
     package = inner.segment(z0, z0, x, cos_sin)[1]  # the flat model's segment: (z_H unused, z_L)
 print(f"flat model: {flat.config.flat_steps} calls of one module per segment, "
       f"{sum(p.numel() for p in flat.parameters()):,} parameters (HRM: {sum(p.numel() for p in hrm.parameters()):,})")
-print("your loop gives the shipped flat model's state:", torch.allclose(mine, package, atol=1e-5))
+same = torch.allclose(mine, package, atol=1e-5)
+print("your loop gives the shipped flat model's state:", same)
+assert same, "flat_recurrence should reproduce the flat model's segment"
 
 # %% [markdown]
 # ## 2. Two modules at two speeds
@@ -216,15 +218,17 @@ plt.show()
 # - **HRM's L residual saws.** Within each cycle it falls (L settling while H holds still), and right
 #   after each H update it jumps back up (L facing a new context). HRM's late residual stays well
 #   above the flat model's.
-# - At our scale HRM settles too, more slowly: its residuals also shrink segment by segment, and
-#   both models stop improving their answers after a few segments (the boards' accuracy below). The
-#   paper's run is far longer and its model far larger; what we can say is that the *pattern* is
-#   there, not that it keeps HRM busy indefinitely.
+# - At our scale HRM settles too, only more slowly: its residuals also shrink segment by segment
+#   (by about a hundredfold over the 8 segments), though in every segment its mean L residual stays
+#   above the flat module's. Both models stop improving their answers after a few segments (the
+#   boards' accuracy below). The paper's run is far longer and its model far larger; what we can say
+#   is that the *pattern* is there, not that it keeps HRM busy indefinitely.
 #
 # The untrained models (bottom row) tell the rest: **untrained, neither model settles**. A random
-# network is no contraction; the flat module's residual hovers near 0.2 for all 48 calls. Settling
-# into a fixed point is something training teaches. The jump after each H update, on the other
-# hand, is there before any training: it comes from the architecture, H changing L's input.
+# network is no contraction; the flat module's residual drops over the first few calls and then
+# stays near 0.15 to the end. Settling into a fixed point is something training teaches. The jump
+# after each H update, on the other hand, is there before any training: it comes from
+# the architecture, H changing L's input.
 
 # %% tags=["nbval-check-output"]
 def late(trace, kind="L", last=2):
@@ -233,23 +237,44 @@ def late(trace, kind="L", last=2):
     return float(np.mean(trace.residual[keep]))
 
 
+def saw(trace):
+    """(cycles in which L's residual falls, H updates after which it jumps back up, H updates followed by L)."""
+    r, h_calls = trace.residual, trace.calls("H")
+    falls = sum(r[h - 1] < r[h - 2] for h in h_calls)  # L's last call vs the one before, each cycle
+    jumps = sum(r[h + 1] > r[h - 1] for h in h_calls[:-1])  # L right after H vs L right before it
+    return int(falls), int(jumps), len(h_calls) - 1
+
+
+def by_segment(trace):
+    """Mean residual of the L calls in each segment."""
+    return np.array([np.mean(trace.residual[[i for i in trace.calls("L") if trace.segment[i] == s]])
+                     for s in range(segments)])
+
+
 hrm_trace, flat_trace = traces["HRM"], traces["flat"]
-r = hrm_trace.residual
-h_calls = hrm_trace.calls("H")[:-1]  # every H update followed by an L call
-jumps = [r[h + 1] > r[h - 1] for h in h_calls]  # L right after H vs L right before it
-falls = [r[h - 1] < r[h - 2] for h in hrm_trace.calls("H")]  # L's second call vs its first, each cycle
+falls, jumps, n_h = saw(hrm_trace)
 flat_first, flat_late, hrm_late = flat_trace.residual[0], late(flat_trace), late(hrm_trace)
+hrm_first = hrm_trace.residual[0]
 print(f"flat, trained: first call {flat_first:.1f}, last two segments {flat_late:.3f} ({flat_late / flat_first:.1%} of the first)")
-print(f"HRM, trained: L residual falls within {sum(falls)} of {len(falls)} cycles and jumps back up after "
-      f"{sum(jumps)} of {len(jumps)} H updates; last two segments {hrm_late:.3f} ({hrm_late / flat_late:.1f}x the flat model's)")
-print(f"untrained, last two segments: flat {late(untrained['flat']):.2f}, HRM {late(untrained['HRM']):.2f}")
+print(f"HRM, trained: L residual falls within {falls} of {n_h + 1} cycles and jumps back up after "
+      f"{jumps} of {n_h} H updates; last two segments {hrm_late:.3f} ({hrm_late / flat_late:.1f}x the flat model's, "
+      f"{hrm_late / hrm_first:.1%} of its first)")
+hrm_above = by_segment(hrm_trace) > by_segment(flat_trace)
+print(f"HRM's mean L residual above the flat module's in {hrm_above.sum()} of {segments} segments")
+u_falls, u_jumps, _ = saw(untrained["HRM"])
+print(f"untrained, last two segments: flat {late(untrained['flat']):.2f}, HRM {late(untrained['HRM']):.2f}; "
+      f"HRM's L residual jumps after {u_jumps} of {n_h} H updates")
 assert flat_late < 0.01 * flat_first, "the trained flat module should settle"
-assert sum(jumps) >= 12 and sum(falls) >= 12, "HRM's L residual should fall within cycles and jump after H"
+assert jumps >= 12 and falls >= 12, "HRM's L residual should fall within cycles and jump after H"
 assert hrm_late > 1.5 * flat_late, "HRM should keep computing more than the flat model late in the run"
-assert late(untrained["flat"]) > 0.05, "the untrained flat module does not settle"
+assert hrm_late < 0.05 * hrm_first and hrm_above.all(), "HRM settles too, more slowly than the flat module"
+assert late(untrained["flat"]) > 0.05 and late(untrained["HRM"]) > 0.05, "untrained, neither model settles"
+assert u_jumps >= 11, "the jump after each H update should be there before training"
 print("trained: the flat module settles, HRM's L residual saws and stays higher:",
-      flat_late < 0.01 * flat_first and sum(jumps) >= 12 and hrm_late > 1.5 * flat_late)
-print("untrained: the flat module does not settle:", late(untrained["flat"]) > 0.05)
+      flat_late < 0.01 * flat_first and jumps >= 12 and hrm_late > 1.5 * flat_late)
+print("trained: HRM settles too, more slowly:", hrm_late < 0.05 * hrm_first and bool(hrm_above.all()))
+print("untrained: neither model settles, and HRM's L residual jumps after H updates:",
+      late(untrained["flat"]) > 0.05 and late(untrained["HRM"]) > 0.05 and u_jumps >= 11)
 
 # %% [markdown]
 # And what the two models write: exact accuracy on these 100 puzzles after each segment, read from
@@ -258,10 +283,15 @@ print("untrained: the flat module does not settle:", late(untrained["flat"]) > 0
 
 # %% tags=["nbval-check-output"]
 truth = test.labels[:100]  # (100, 36)
+exact = {}
 for name, trace in traces.items():
     ends = [i for i in range(len(trace)) if i == len(trace) - 1 or trace.segment[i + 1] != trace.segment[i]]
-    exact = [(trace.boards[i] == truth).all(-1).mean() for i in ends]
-    print(f"{name:>4}: exact after segments 1-8:", " ".join(f"{e:.2f}" for e in exact))
+    exact[name] = np.array([(trace.boards[i] == truth).all(-1).mean() for i in ends])  # (8,) one per segment
+    print(f"{name:>4}: exact after segments 1-8:", " ".join(f"{e:.2f}" for e in exact[name]))
+improve = all(e[3] > e[0] + 0.5 and abs(e[-1] - e[3]) < 0.05 for e in exact.values())
+print("both improve over the first segments, then level off:", improve)
+print("HRM ends ahead:", exact["HRM"][-1] > exact["flat"][-1])
+assert improve and exact["HRM"][-1] > exact["flat"][-1]
 
 # %% [markdown]
 # ## 4. Step through a segment
@@ -269,17 +299,29 @@ for name, trace in traces.items():
 # Move the slider over HRM's 48 module calls: the left panel marks the call on the residual
 # curves, the right panel shows the board the model would write at that moment for one puzzle
 # (givens black, right cells green, wrong red). The board changes only at H calls: L works
-# underneath, and H decides what to write. Switch to the flat model to compare. Below the widget,
-# a static figure of a few chosen calls for readers of the rendered notebook.
+# underneath, and H decides what to write (the next cell checks it). Switch to the flat model to
+# compare: its one module writes the board, so any call may change it. Below the widget, a static
+# figure of a few chosen calls for readers of the rendered notebook.
+
+# %% tags=["nbval-check-output"]
+def board_changes(trace):
+    """Which kinds of call ever change the board the model would write, as a sorted string."""
+    return "".join(sorted({trace.kinds[i] for i in range(1, len(trace))
+                           if not np.array_equal(trace.boards[i], trace.boards[i - 1])}))
+
+
+print("calls that change HRM's board:", board_changes(hrm_trace), "| the flat model's:", board_changes(flat_trace))
+assert board_changes(hrm_trace) == "H" and board_changes(flat_trace) == "L"
 
 # %% tags=["nbval-ignore-output"]
+from IPython.display import display
+
 from hrm_minimal.viz import draw_trace_step
 
 puzzle = 0  # one of the 100 traced puzzles
 
 try:
     import ipywidgets as widgets
-    from IPython.display import display
 
     def show(model="HRM", call=0, puzzle=puzzle):
         trace = traces[model]
@@ -292,7 +334,7 @@ except ImportError:
     print("ipywidgets is not installed: see the static figure below")
 
 # %% tags=["nbval-ignore-output"]
-for call in (0, 2, 8, 47):  # the first L call, the first H call, a cycle later, the end of segment 8
+for call in (0, 2, 8, 47):  # the first L call, the first H call, segment 2's first H call, the last call
     display(draw_trace_step(hrm_trace, call, test.inputs[puzzle], test.labels[puzzle], index=puzzle, size=2.6))
 
 # %% [markdown]
@@ -303,7 +345,8 @@ for call in (0, 2, 8, 47):  # the first L call, the first H call, a cycle later,
 # - `hrm_segment`: HRM's nested loop, `L_cycles` updates of $z_L \leftarrow f_L(z_L + z_H + x)$
 #   per update of $z_H \leftarrow f_H(z_H + z_L)$, `H_cycles` times: the segment of the shipped HRM.
 # - Measurements of the forward residuals: trained, the flat module settles into a fixed point while
-#   HRM's L module is knocked out of it by every H update; untrained, neither settles.
+#   HRM's L module is knocked out of it by every H update; untrained, neither settles, yet HRM's
+#   jump at each H update is already there (it comes from the architecture; settling is learned).
 #
 # `hrm_minimal.model.HRMInner.segment` is the package's version of your `hrm_segment` (with the
 # gradient window lesson 04 adds).

@@ -34,6 +34,27 @@ def flat_inject_after(f, z, x, steps):  # f(z) + x
     return z
 
 
+def flat_inject_twice_before(f, z, x, steps):  # z + x passed to f, and x added again inside
+    for _ in range(steps):
+        z = f(z + x + x)
+    return z
+
+
+def flat_in_place(f, z, x, steps):  # the right value, but the caller's z is overwritten
+    for _ in range(steps):
+        z += x
+        z = f(z)
+    return z
+
+
+def flat_first_state(f, z, x, steps):  # all states kept, the first one returned
+    states = []
+    for _ in range(steps):
+        z = f(z + x)
+        states.append(z)
+    return states[0]
+
+
 def flat_off_by_one(f, z, x, steps):  # range(steps - 1)
     for _ in range(steps - 1):
         z = f(z + x)
@@ -140,6 +161,47 @@ def segment_stale_z_L(inner, z_H, z_L, x, cos_sin):  # H given the z_L from befo
     return z_H, z_L
 
 
+def segment_h_inside_l(inner, z_H, z_L, x, cos_sin):  # the two loops nested the other way round
+    for _ in range(inner.config.L_cycles):
+        for _ in range(inner.config.H_cycles):
+            z_H = inner.H_level(z_H, z_L, cos_sin)
+        z_L = inner.L_level(z_L, z_H + x, cos_sin)
+    return z_H, z_L
+
+
+def segment_h_after_every_l(inner, z_H, z_L, x, cos_sin):  # H updated inside the L loop
+    for _ in range(inner.config.H_cycles):
+        for _ in range(inner.config.L_cycles):
+            z_L = inner.L_level(z_L, z_H + x, cos_sin)
+            z_H = inner.H_level(z_H, z_L, cos_sin)
+    return z_H, z_L
+
+
+def segment_stale_z_H(inner, z_H, z_L, x, cos_sin):  # L keeps reading the z_H the segment started from
+    start = z_H
+    for _ in range(inner.config.H_cycles):
+        for _ in range(inner.config.L_cycles):
+            z_L = inner.L_level(z_L, start + x, cos_sin)
+        z_H = inner.H_level(z_H, z_L, cos_sin)
+    return z_H, z_L
+
+
+def segment_injection_twice(inner, z_H, z_L, x, cos_sin):  # state + injection passed, and the module adds again
+    for _ in range(inner.config.H_cycles):
+        for _ in range(inner.config.L_cycles):
+            z_L = inner.L_level(z_L + z_H + x, z_H + x, cos_sin)
+        z_H = inner.H_level(z_H + z_L, z_L, cos_sin)
+    return z_H, z_L
+
+
+def segment_in_place(inner, z_H, z_L, x, cos_sin):  # the right values, but the caller's z_L is overwritten
+    for _ in range(inner.config.H_cycles):
+        for _ in range(inner.config.L_cycles):
+            z_L[:] = inner.L_level(z_L, z_H + x, cos_sin)
+        z_H = inner.H_level(z_H, z_L, cos_sin)
+    return z_H, z_L
+
+
 def segment_swapped_return(inner, z_H, z_L, x, cos_sin):  # (z_L, z_H)
     z_H, z_L = segment_right(inner, z_H, z_L, x, cos_sin)
     return z_L, z_H
@@ -147,19 +209,25 @@ def segment_swapped_return(inner, z_H, z_L, x, cos_sin):  # (z_L, z_H)
 
 CASES = [
     (checks.check_flat_recurrence, flat_right,
-     [flat_inject_once, flat_inject_twice, flat_inject_after, flat_off_by_one, flat_returns_start,
-      flat_no_feedback, flat_reads_x, flat_returns_list]),
+     [flat_inject_once, flat_inject_twice, flat_inject_twice_before, flat_inject_after, flat_in_place,
+      flat_first_state, flat_off_by_one, flat_returns_start, flat_no_feedback, flat_reads_x, flat_returns_list]),
     (checks.check_hrm_segment, segment_right,
      [segment_x_into_h, segment_no_z_H_in_l, segment_no_x_in_l, segment_h_first, segment_one_l,
-      segment_cycles_swapped, segment_loops_flat, segment_stale_z_L, segment_swapped_return]),
+      segment_cycles_swapped, segment_loops_flat, segment_stale_z_L, segment_swapped_return, segment_h_inside_l,
+      segment_h_after_every_l, segment_stale_z_H, segment_injection_twice, segment_in_place]),
 ]
 
 HINTS = [
     (checks.check_flat_recurrence, flat_inject_once, "EVERY step"),
     (checks.check_flat_recurrence, flat_inject_twice, "twice"),
     (checks.check_flat_recurrence, flat_inject_after, "BEFORE f"),
+    (checks.check_flat_recurrence, flat_inject_twice_before, "twice per step"),
+    (checks.check_flat_recurrence, flat_in_place, "in place"),
+    (checks.check_flat_recurrence, flat_first_state, "FIRST step"),
+    (checks.check_flat_recurrence, flat_returns_start, "starting state"),
+    (checks.check_flat_recurrence, flat_reads_x, "reads x alone"),
     (checks.check_flat_recurrence, flat_off_by_one, "too few"),
-    (checks.check_flat_recurrence, flat_no_feedback, "fed back"),
+    (checks.check_flat_recurrence, flat_no_feedback, "feed each new z back"),
     (checks.check_flat_recurrence, flat_returns_list, "a tensor"),
     (checks.check_hrm_segment, segment_x_into_h, "H never sees x"),
     (checks.check_hrm_segment, segment_no_z_H_in_l, "z_H + x"),
@@ -170,4 +238,9 @@ HINTS = [
     (checks.check_hrm_segment, segment_swapped_return, "return (z_H, z_L)"),
     (checks.check_hrm_segment, segment_loops_flat, "H updates between the L runs"),
     (checks.check_hrm_segment, segment_stale_z_L, "just produced"),
+    (checks.check_hrm_segment, segment_h_inside_l, "nested the wrong way round"),
+    (checks.check_hrm_segment, segment_h_after_every_l, "not after every L update"),
+    (checks.check_hrm_segment, segment_stale_z_H, "latest H update"),
+    (checks.check_hrm_segment, segment_injection_twice, "added twice"),
+    (checks.check_hrm_segment, segment_in_place, "in place"),
 ]

@@ -2,7 +2,8 @@
 
 Both build small random models of the package (`hrm_minimal.model.HRMInner`) and compare the
 student's loop with the package's forward on the same weights and inputs, without gradient (the
-gradient window is lesson 04's subject).
+gradient window is lesson 04's subject): 3.1 with the flat model's segment, 3.2 with the new carry
+and the logits of `HRMInner.forward`. Both refuse a function that changes the tensors it is given.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 from hrm_minimal.config import HRMConfig
-from hrm_minimal.model import HRMInner
+from hrm_minimal.model import HRMInner, InnerCarry
 
 from .core import Mismatch, run_check
 
@@ -29,11 +30,24 @@ def _inner(rng: np.random.Generator, **overrides) -> HRMInner:
     return HRMInner(HRMConfig(**{**cfg, **overrides})).eval()
 
 
-def _x(inner: HRMInner, rng: np.random.Generator) -> torch.Tensor:
-    """Input embeddings of a random batch: (B, P+S, D)."""
+def _batch(inner: HRMInner, rng: np.random.Generator) -> dict:
+    """A batch of 1..3 random puzzles' tokens: {"inputs": (B, S), "puzzle_identifiers": (B,)}."""
     cfg = inner.config
     inputs = torch.from_numpy(rng.integers(1, cfg.vocab_size, size=(int(rng.integers(1, 4)), cfg.seq_len)))
-    return inner.input_embeddings(inputs, torch.zeros(inputs.shape[0], dtype=torch.long))
+    return {"inputs": inputs, "puzzle_identifiers": torch.zeros(inputs.shape[0], dtype=torch.long)}
+
+
+def _x(inner: HRMInner, batch: dict) -> torch.Tensor:
+    """The batch's input embeddings: (B, P+S, D)."""
+    return inner.input_embeddings(batch["inputs"], batch["puzzle_identifiers"])
+
+
+def _untouched(given: dict, kept: dict) -> None:
+    """Mismatch if the student's function changed one of the tensors it was given."""
+    for name, tensor in given.items():
+        if not torch.equal(tensor, kept[name]):
+            raise Mismatch(f"your function changed its argument {name} in place (e.g. `{name} += ...`); "
+                           f"build new tensors instead (`{name} = {name} + ...`): the caller still needs it")
 
 
 def _states(got, what: str, n: int) -> tuple:
@@ -70,11 +84,16 @@ def check_flat_recurrence(fn: Callable) -> Callable:
             return inner.L_level(h, torch.zeros_like(h), cos_sin)
 
         with torch.no_grad():
-            x = _x(inner, rng)  # (B, P+S, D)
+            x = _x(inner, _batch(inner, rng))  # (B, P+S, D)
             z0 = inner.reset_carry(torch.ones(x.shape[0], dtype=torch.bool), inner.empty_carry(x.shape[0])).z_L
+            if rng.random() < 0.5:  # a state from the middle of a run
+                z0 = z0 + torch.randn_like(z0)
             steps = inner.config.flat_steps
             want = inner._flat_segment(z0, x, cos_sin)  # the package's flat model, same weights
-            (got,) = _states(student(f, z0.clone(), x.clone(), steps), "flat_recurrence", 1)
+            given = {"z": z0.clone(), "x": x.clone()}
+            result = student(f, given["z"], given["x"], steps)
+            _untouched(given, {"z": z0, "x": x})
+            (got,) = _states(result, "flat_recurrence", 1)
             if _same(got, want):
                 return
             mistakes = {
@@ -82,12 +101,15 @@ def check_flat_recurrence(fn: Callable) -> Callable:
                     _flat_reference(f, f(z0 + x), torch.zeros_like(x), steps - 1),
                 "x is injected twice: f(z + x) adds it once, do not add it again to the result":
                     _flat_reference(lambda h: f(h) + x, z0, x, steps),
+                "x is injected twice per step: add it once, z <- f(z + x)":
+                    _flat_reference(lambda h: f(h + x), z0, x, steps),
                 "the injection goes in BEFORE f: z <- f(z + x), not f(z) + x":
                     _flat_reference(lambda h: f(h - x) + x, z0, x, steps),
                 "one step too few: run `steps` updates": _flat_reference(f, z0, x, steps - 1),
                 "one step too many: run `steps` updates": _flat_reference(f, z0, x, steps + 1),
                 "that is the starting state: return z after the last update": z0,
-                "the state is not fed back: each step must start from the previous step's z":
+                "that is the state after the FIRST step: feed each new z back into the next step "
+                "(z <- f(z + x) from the previous step's z) and return the last one":
                     f(z0 + x) if steps > 1 else z0,
                 "each step reads x alone: the recurrence feeds z back in, z <- f(z + x)": f(x),
             }
@@ -103,7 +125,7 @@ def check_flat_recurrence(fn: Callable) -> Callable:
 
 
 def _segment_reference(inner: HRMInner, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor, cos_sin):
-    """One segment of the package's HRMInner on these states: (z_H, z_L)."""
+    """One segment of the package's HRMInner on these states: (z_H, z_L) (what its forward runs)."""
     return inner.segment(z_H, z_L, x, cos_sin)
 
 
@@ -120,20 +142,25 @@ def check_hrm_segment(fn: Callable) -> Callable:
         cos_sin = inner.rotary()
         P = inner.puzzle_emb_len
         with torch.no_grad():
-            x = _x(inner, rng)
+            batch = _batch(inner, rng)
+            x = _x(inner, batch)  # (B, P+S, D)
             B = x.shape[0]
             start = inner.reset_carry(torch.ones(B, dtype=torch.bool), inner.empty_carry(B))
             z_H, z_L = start.z_H, start.z_L
             if rng.random() < 0.5:  # a state from the middle of a run
                 z_H, z_L = z_H + torch.randn_like(z_H), z_L + torch.randn_like(z_L)
-            want_H, want_L = _segment_reference(inner, z_H, z_L, x, cos_sin)
-            got_H, got_L = _states(student(inner, z_H.clone(), z_L.clone(), x.clone(), cos_sin), "hrm_segment", 2)
+            # The package's forward on the same weights: its new carry and the logits it writes.
+            carry, want_logits, _ = inner(InnerCarry(z_H, z_L), batch)
+            want_H, want_L = carry.z_H, carry.z_L
+            given = {"z_H": z_H.clone(), "z_L": z_L.clone(), "x": x.clone()}
+            result = student(inner, given["z_H"], given["z_L"], given["x"], cos_sin)
+            _untouched(given, {"z_H": z_H, "z_L": z_L, "x": x})
+            got_H, got_L = _states(result, "hrm_segment", 2)
             if _same(got_H, want_L) and _same(got_L, want_H):
                 raise Mismatch("the two states come back swapped: return (z_H, z_L)")
             if _same(got_H, want_H) and _same(got_L, want_L):
-                want_logits = inner.lm_head(want_H)[:, P:]  # (B, S, V): what the model writes
-                if not _same(inner.lm_head(got_H)[:, P:], want_logits):
-                    raise Mismatch("the logits read from your z_H differ")
+                if not _same(inner.lm_head(got_H)[:, P:], want_logits):  # (B, S, V): what the model writes
+                    raise Mismatch("the logits read from your z_H differ from the model's")
                 return
             L, H = inner.L_level, inner.H_level
 
@@ -174,6 +201,28 @@ def check_hrm_segment(fn: Callable) -> Callable:
                     zl = L(zl, zh + x, cos_sin)
                 zh = H(zh, before, cos_sin)
             mistakes["H must read the z_L its L updates just produced, not the z_L from before them"] = (zh, zl)
+            zh, zl = z_H, z_L
+            for _ in range(cfg.L_cycles):
+                for _ in range(cfg.H_cycles):
+                    zh = H(zh, zl, cos_sin)
+                zl = L(zl, zh + x, cos_sin)
+            mistakes["the loops are nested the wrong way round: the L loop (L_cycles) goes inside the H loop "
+                     "(H_cycles), and each H update comes after its L updates"] = (zh, zl)
+            mistakes["H updates once per L_cycles L updates, not after every L update"] = run(
+                "LH", right_l, right_h, h_cycles=cfg.H_cycles * cfg.L_cycles, l_cycles=1)
+            zh, zl = z_H, z_L
+            for _ in range(cfg.H_cycles):
+                for _ in range(cfg.L_cycles):
+                    zl = L(zl, z_H + x, cos_sin)
+                zh = H(zh, zl, cos_sin)
+            mistakes["L reads the z_H of the latest H update, not the one the segment started from"] = (zh, zl)
+            zh, zl = z_H, z_L
+            for _ in range(cfg.H_cycles):
+                for _ in range(cfg.L_cycles):
+                    zl = L(zl + zh + x, zh + x, cos_sin)
+                zh = H(zh + zl, zl, cos_sin)
+            mistakes["the injection is added twice: the module adds it itself, so pass the state and the "
+                     "injection apart, module(state, injection, cos_sin)"] = (zh, zl)
             for hint, (wrong_H, wrong_L) in mistakes.items():
                 if _same(got_H, wrong_H) and _same(got_L, wrong_L):
                     raise Mismatch(hint)

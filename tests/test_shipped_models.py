@@ -11,8 +11,9 @@ SHIPPED = sorted(p.stem for p in (datasets_dir() / "checkpoints").glob("*.pt"))
 
 
 def test_the_promised_models_are_shipped():
-    # sudoku-6x6-flat: the flat model (architecture="flat") lesson 03 compares with HRM.
-    assert {"sudoku-6x6", "sudoku-9x9", "maze-15x15", "sudoku-6x6-flat"} <= set(SHIPPED)
+    # sudoku-6x6-flat: the flat model (architecture="flat") lesson 03 compares with HRM;
+    # sudoku-6x6-one-segment: lesson 05's model trained without deep supervision.
+    assert {"sudoku-6x6", "sudoku-9x9", "maze-15x15", "sudoku-6x6-flat", "sudoku-6x6-one-segment"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)

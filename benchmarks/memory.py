@@ -5,9 +5,9 @@
 For H_cycles x L_cycles in 2x2, 4x4 and 8x8, one training segment is run with the one-step
 gradient (HRM: only the last L and H step keep a graph) and with full backpropagation through
 all H_cycles*L_cycles steps. "Memory" is what autograd keeps for the backward pass: the bytes of
-all distinct tensors saved in the graph (measured with saved-tensor hooks, identical on every
-device); on CUDA the peak allocated memory is printed too. The last line is the headline:
-`one-step growth 2x2->8x8: A.AAx; full-backprop growth: B.BBx`.
+the distinct storages the graph saves (`hrm_minimal.memory.saved_tensor_bytes`: saved-tensor hooks,
+identical on every device); on CUDA the peak allocated memory is printed too. The last line is the
+headline: `one-step growth 2x2->8x8: A.AAx; full-backprop growth: B.BBx`.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import time
 import torch
 
 from hrm_minimal.losses import act_loss
+from hrm_minimal.memory import saved_tensor_bytes
 from hrm_minimal.model import HRM
 from hrm_minimal.presets import get_preset
 from hrm_minimal.utils import get_device
@@ -32,28 +33,25 @@ def _batch(batch_size: int, device: torch.device) -> dict:
             "puzzle_identifiers": torch.zeros(batch_size, dtype=torch.long, device=device)}
 
 
-def saved_tensor_bytes(model: HRM, batch: dict) -> tuple[int, int]:
+def segment_memory(model: HRM, batch: dict) -> tuple[int, int]:
     """(bytes autograd saves for one segment's backward, CUDA peak bytes or 0)."""
-    seen: dict[tuple, int] = {}
-
-    def pack(t: torch.Tensor):
-        storage = t.untyped_storage()
-        seen[(t.device, storage.data_ptr())] = storage.nbytes()
-        return t
-
     device = batch["inputs"].device
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     model.train()
-    carry = model.initial_carry(batch)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        carry, out = model(carry, batch)
-        loss, _ = act_loss(out, carry.current_data["labels"], halted=carry.halted, steps=carry.steps)
-    loss.backward()
+    kept = {}
+
+    def one_segment() -> torch.Tensor:  # forward and loss; the graph stays alive in `kept` for backward
+        carry, out = model(model.initial_carry(batch), batch)
+        kept["loss"], _ = act_loss(out, carry.current_data["labels"], halted=carry.halted, steps=carry.steps)
+        return kept["loss"]
+
+    saved = saved_tensor_bytes(one_segment)
+    kept.pop("loss").backward()
     model.zero_grad(set_to_none=True)
     peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else 0
-    return sum(seen.values()), peak
+    return saved, peak
 
 
 def examples_per_second(model: HRM, batch: dict, steps: int = 20) -> float:
@@ -99,7 +97,7 @@ def main() -> None:
             cfg = get_preset("cpu-small", vocab_size=VOCAB, seq_len=SEQ_LEN, hidden_size=a.hidden,
                              num_heads=max(1, a.hidden // 32), H_cycles=n, L_cycles=n, one_step_grad=one_step)
             torch.manual_seed(0)
-            saved, peak = saved_tensor_bytes(HRM(cfg).to(device), batch)
+            saved, peak = segment_memory(HRM(cfg).to(device), batch)
             mb[one_step], peaks[one_step] = saved / 2**20, peak / 2**20
         rows[n] = mb
         line = f"{n}x{n:<4} {mb[True]:>12.1f} {mb[False]:>17.1f} {mb[False] / mb[True]:>5.1f}x"

@@ -269,7 +269,6 @@ class HRM(nn.Module):
         limit = self.config.halt_max_steps if max_steps is None else max_steps
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
-        B = carry.halted.shape[0]
 
         # 1. Halted slots restart: fresh states, steps 0, the new batch's row (other rows are dropped).
         inner_carry, steps, data = self.refill(carry, batch)
@@ -281,21 +280,35 @@ class HRM(nn.Module):
         # 3. Halting decision (no gradient).
         with torch.no_grad():
             steps = steps + 1
-            is_last = steps >= limit
-            halted = is_last
-            if self.training and limit > 1:
-                halted = halted | self.q_says_halt(q_halt, q_continue)
-                # Exploration: with prob p forbid halting before a random step in {2..limit}.
-                explore = torch.rand(B, device=q_halt.device, generator=generator) < self.config.halt_exploration_prob
-                min_steps = torch.randint(2, limit + 1, (B,), device=q_halt.device, generator=generator)
-                halted = halted & (steps >= min_steps * explore)
-                if self.config.act_continue:
-                    # Q-learning target for "continue" from one extra no-grad segment on the new carry:
-                    # sigmoid(Q_halt') at the last allowed step, else sigmoid(max(Q_halt', Q_continue')).
-                    _, _, (next_halt, next_continue) = self.inner(inner_carry, data)
-                    outputs["target_q_continue"] = torch.sigmoid(
-                        torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
+            halted = self.halt_decision(steps, q_halt, q_continue, limit, generator)
+            if self.training and limit > 1 and self.config.act_continue:
+                # Q-learning target for "continue" from one extra no-grad segment on the new carry.
+                _, _, (next_halt, next_continue) = self.inner(inner_carry, data)
+                outputs["target_q_continue"] = q_continue_target(next_halt, next_continue, steps >= limit)
         return ACTCarry(inner_carry, steps.to(torch.int32), halted, data), outputs
+
+    def halt_decision(self, steps: torch.Tensor, q_halt: torch.Tensor, q_continue: torch.Tensor, limit: int,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """(B,) bool: which slots stop after the segment that brought them to `steps` segments.
+
+        Every slot stops at `limit`. In training (and with limit > 1) a slot also stops where the Q head
+        says so, except that with probability halt_exploration_prob a slot must first reach a minimum
+        drawn uniformly from {2..limit} (exploration). Evaluation ignores the Q head.
+        """
+        halted = steps >= limit  # (B,)
+        if self.training and limit > 1:
+            halted = halted | self.q_says_halt(q_halt, q_continue)
+            B, device = steps.shape[0], q_halt.device
+            explore = torch.rand(B, device=device, generator=generator) < self.config.halt_exploration_prob
+            min_steps = torch.randint(2, limit + 1, (B,), device=device, generator=generator)
+            halted = halted & (steps >= min_steps * explore)  # min_steps * False = 0: no minimum
+        return halted
+
+
+def q_continue_target(next_halt: torch.Tensor, next_continue: torch.Tensor, is_last: torch.Tensor) -> torch.Tensor:
+    """The bootstrapped target of Q_continue from the next segment's Q logits (B,): the value of the best
+    choice there, sigmoid(max(Q_halt', Q_continue')), or sigmoid(Q_halt') where no step is left."""
+    return torch.sigmoid(torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -177,6 +177,24 @@ def test_q_continue_target_arithmetic():
     assert (next_cont > next_halt)[is_last].any()
 
 
+def test_q_continue_target_takes_the_best_next_value_except_at_the_last_step():
+    from hrm_minimal.model import q_continue_target
+
+    halt, cont = torch.tensor([0.0, 2.0, -1.0, 3.0]), torch.tensor([1.0, -2.0, 4.0, 5.0])
+    last = torch.tensor([False, False, True, True])
+    want = torch.sigmoid(torch.tensor([1.0, 2.0, -1.0, 3.0]))
+    torch.testing.assert_close(q_continue_target(halt, cont, last), want)
+
+
+def test_halt_decision_uses_the_q_head_only_in_training():
+    model = make_model(halt_max_steps=4, q_bias=(1.0, -1.0))  # Q says halt everywhere
+    steps = torch.tensor([1, 2, 3, 4])
+    q_halt, q_cont = torch.ones(4), -torch.ones(4)
+    assert model.eval().halt_decision(steps, q_halt, q_cont, 4).tolist() == [False, False, False, True]
+    assert model.train().halt_decision(steps, q_halt, q_cont, 4).tolist() == [True] * 4  # no exploration
+    assert model.train().halt_decision(steps, -q_halt, -q_cont, 4).tolist() == [False, False, False, True]
+
+
 def test_without_act_continue_one_segment_runs_and_q_halt_above_zero_stops():
     """act_continue=False (TRM's shortcut): no extra segment, no continue target, halt where Q_halt > 0."""
     calls = []

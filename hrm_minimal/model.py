@@ -249,7 +249,10 @@ class HRM(nn.Module):
         """The streaming batch: slots that halted restart (states to H_init / L_init, step count 0, the
         new batch's row); the others keep their states, counts and data, and their new row is dropped.
         Returns (inner carry, steps (B,), data)."""
-        batch = self._prepare_batch(batch)
+        return self._refill(carry, self._prepare_batch(batch))
+
+    def _refill(self, carry: ACTCarry, batch: Batch) -> tuple[InnerCarry, torch.Tensor, dict]:
+        """`refill` on a batch already checked by `_prepare_batch` (forward checks it once)."""
         if batch["inputs"].shape[0] != carry.halted.shape[0]:
             raise ValueError(f"batch has {batch['inputs'].shape[0]} rows but the carry has {carry.halted.shape[0]} slots")
         missing = [k for k in carry.current_data if k not in batch]
@@ -271,7 +274,7 @@ class HRM(nn.Module):
             raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
 
         # 1. Halted slots restart: fresh states, steps 0, the new batch's row (other rows are dropped).
-        inner_carry, steps, data = self.refill(carry, batch)
+        inner_carry, steps, data = self._refill(carry, batch)
 
         # 2. One segment.
         inner_carry, logits, (q_halt, q_continue) = self.inner(inner_carry, data)

@@ -210,12 +210,8 @@ def check_hrm_segment(fn: Callable) -> Callable:
                      "(H_cycles), and each H update comes after its L updates"] = (zh, zl)
             mistakes["H updates once per L_cycles L updates, not after every L update"] = run(
                 "LH", right_l, right_h, h_cycles=cfg.H_cycles * cfg.L_cycles, l_cycles=1)
-            zh, zl = z_H, z_L
-            for _ in range(cfg.H_cycles):
-                for _ in range(cfg.L_cycles):
-                    zl = L(zl, z_H + x, cos_sin)
-                zh = H(zh, zl, cos_sin)
-            mistakes["L reads the z_H of the latest H update, not the one the segment started from"] = (zh, zl)
+            mistakes["L reads the z_H of the latest H update, not the one the segment started from"] = run(
+                "LH", lambda zh, zl: z_H + x, right_h)
             zh, zl = z_H, z_L
             for _ in range(cfg.H_cycles):
                 for _ in range(cfg.L_cycles):

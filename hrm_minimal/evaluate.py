@@ -32,19 +32,23 @@ def check_data_matches(config: HRMConfig, puzzles: PuzzleSet, where: str = "the 
 
 
 def evaluate(model: HRM, puzzles: PuzzleSet, batch_size: int = 256, device: torch.device | str | None = None,
-             limit: int | None = None, max_steps: int | None = None, progress: bool = True) -> dict:
+             limit: int | None = None, max_steps: int | None = None, progress: bool = True,
+             per_puzzle: bool = False) -> dict:
     """Run every puzzle for `max_steps` segments (default halt_max_steps) and report metrics.
 
     Returns exact_accuracy (headline, after the last segment), accuracy (cells), exact_by_segment
     (a list, one per segment), mean_segments and exact_at_q_halt (where the Q head would stop),
     q_halt_accuracy (sign of Q_halt vs. whole-puzzle correctness, last segment) and count.
+    With per_puzzle=True also NumPy arrays, one row per puzzle: "halt_step" (N,) the segment (1-based)
+    where the Q head first says halt (max_steps if never), "solved" (N, segments) bool, whole answer
+    right after each segment, and "q_halt" / "q_continue" (N, segments) the Q logits.
     The caller's random state is left as it was, so evaluating inside training changes nothing.
     """
     with torch.random.fork_rng(devices=[]), torch.no_grad():
-        return _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress)
+        return _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress, per_puzzle)
 
 
-def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress) -> dict:
+def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress, per_puzzle=False) -> dict:
     config = model.config
     check_data_matches(config, puzzles)
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -59,6 +63,7 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress) ->
     exact_by_segment = torch.zeros(steps, dtype=torch.long)
     halt_step_sum = exact_at_halt = 0
     seen = 0
+    record = {"halt_step": [], "solved": [], "q_halt": [], "q_continue": []}  # per_puzzle: one item per batch
     for inputs, labels in tqdm(loader, disable=not progress, desc="evaluate", leave=False):
         if seen >= n:
             break
@@ -70,6 +75,7 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress) ->
         b = inputs.shape[0]
         halt_at = torch.full((b,), steps, dtype=torch.long, device=device)
         correct_at_halt = torch.zeros(b, dtype=torch.bool, device=device)
+        solved, q_halts, q_continues = [], [], []  # per segment, (B,) each
         for segment in range(steps):
             with autocast_context(device):
                 carry, out = model(carry, batch, max_steps=steps)
@@ -80,6 +86,14 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress) ->
             first_halt &= segment < steps - 1  # the last segment halts anyway
             halt_at = torch.where(first_halt, torch.full_like(halt_at, segment + 1), halt_at)
             correct_at_halt = torch.where(first_halt, seq_correct, correct_at_halt)
+            if per_puzzle:
+                solved.append(seq_correct)
+                q_halts.append(out["q_halt_logits"].float())
+                q_continues.append(out["q_continue_logits"].float())
+        if per_puzzle:
+            record["halt_step"].append(halt_at.cpu())
+            for key, rows in (("solved", solved), ("q_halt", q_halts), ("q_continue", q_continues)):
+                record[key].append(torch.stack(rows, dim=1).cpu())  # (B, segments)
         correct_at_halt = torch.where(halt_at == steps, seq_correct, correct_at_halt)
         mask = labels != IGNORE_LABEL_ID  # (B, S) cells that count
         right = (preds == labels) & mask
@@ -107,6 +121,8 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress) ->
     }
     if puzzles.kind == "sudoku":
         result["blank_accuracy"] = right_blanks / max(blank_cells, 1)
+    if per_puzzle:
+        result.update({key: torch.cat(parts).numpy() for key, parts in record.items()})
     return result
 
 

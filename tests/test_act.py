@@ -227,3 +227,30 @@ def test_evaluate_counts_q_halts_by_the_models_own_rule():
 def test_act_continue_must_be_a_bool():
     with pytest.raises(TypeError, match="act_continue must be a bool"):
         make_model(act_continue="no")
+
+
+def test_evaluate_per_puzzle_records_agree_with_its_totals():
+    from hrm_minimal.data.puzzle_set import PuzzleSet
+    from hrm_minimal.evaluate import evaluate
+
+    g = torch.Generator().manual_seed(1)
+    inputs = torch.randint(1, 5, (7, 4), generator=g)
+    labels = inputs.clone()
+    labels[:2] = -100  # nothing scored: these two count as solved after every segment
+    puzzles = PuzzleSet(name="toy", kind="maze", inputs=inputs.numpy(), labels=labels.numpy(), vocab_size=5,
+                        seq_len=4, grid_size=2, box=None)
+    model = make_model(halt_max_steps=3)
+    with torch.no_grad():  # Q logits that differ from puzzle to puzzle, so halting steps differ
+        model.inner.q_head.weight.normal_(0, 2.0, generator=g)
+    r = evaluate(model, puzzles, batch_size=3, max_steps=5, progress=False, per_puzzle=True)
+    assert r["solved"].shape == r["q_halt"].shape == r["q_continue"].shape == (7, 5)
+    assert r["halt_step"].shape == (7,) and len(set(r["halt_step"].tolist())) > 1
+    assert r["solved"][:2].all() and not r["solved"][2:].all()
+    assert r["solved"].mean(0).tolist() == pytest.approx(r["exact_by_segment"])
+    assert r["halt_step"].mean() == pytest.approx(r["mean_segments"])
+    says = r["q_halt"] > r["q_continue"]  # the first segment where the Q head says halt, else the last
+    first = [next((k + 1 for k in range(4) if row[k]), 5) for row in says]
+    assert r["halt_step"].tolist() == first
+    at_halt = r["solved"][range(7), r["halt_step"] - 1]
+    assert at_halt.mean() == pytest.approx(r["exact_at_q_halt"])
+    assert "halt_step" not in evaluate(model, puzzles, max_steps=5, progress=False)

@@ -23,12 +23,19 @@ def get_device(prefer: str | None = None) -> torch.device:
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bfloat16 autocast on CUDA (as the reference computes in bf16); none elsewhere."""
-    return torch.bfloat16 if torch.device(device).type == "cuda" else None
+    """bfloat16 autocast on a CUDA GPU that computes in bf16 (as the reference does); none elsewhere.
+
+    GPUs older than Ampere (compute capability below 8.0, such as Colab's T4) have no bf16 matrix
+    units: there the model runs in float32, which is faster than emulated bf16 and as exact.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else None
 
 
 def autocast_context(device: torch.device):
-    """bfloat16 autocast on CUDA, a no-op elsewhere: the same model code on every device."""
+    """bfloat16 autocast on a CUDA GPU with bf16 units, a no-op elsewhere: the same model code on every device."""
     dtype = autocast_dtype(device)
     if dtype is None:
         return contextlib.nullcontext()

@@ -484,3 +484,12 @@ def test_train_step_is_one_segment_its_act_loss_backward_and_one_optimiser_step(
         assert a.grad is None, f"{name}: gradients are cleared after the step"
     assert metrics["loss"] == pytest.approx(loss.item())
     assert carry.inner_carry.z_H.grad_fn is None and torch.equal(carry.steps, carry2.steps)
+
+
+def test_autocast_is_bf16_only_on_gpus_with_bf16_units(monkeypatch):
+    from hrm_minimal import utils
+
+    assert utils.autocast_dtype(torch.device("cpu")) is None
+    for capability, expected in (((7, 5), None), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
+        assert utils.autocast_dtype(torch.device("cuda")) is expected, capability  # (7, 5): Colab's T4

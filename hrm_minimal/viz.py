@@ -2,7 +2,8 @@
 
 Inputs are plain grids (Sudoku: (n, n) ints with 0 blank, or a string; mazes: (n, n) characters or a
 string) or, with `tokens=True`, token sequences in the reference encoding (model inputs/outputs).
-Colours: givens black, right predictions green, wrong ones red, other digits blue.
+Colours: givens black, right predictions green, wrong ones red, other digits blue; cells whose answer
+just changed (the step-through explorer, `draw_step`) outlined in orange.
 """
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from .data.maze import decode_maze, parse_maze
 from .data.sudoku import box_shape, decode_sudoku, parse_grid
 
 GIVEN, RIGHT, WRONG, OTHER, MISSED = "black", "tab:green", "tab:red", "tab:blue", "0.75"
+CHANGED = "tab:orange"  # outline of a cell whose answer changed at this step
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,5 +209,79 @@ def draw_trace_step(trace, call: int, puzzle, solution=None, index: int = 0, tit
     draw_sudoku(right, puzzle, board, solution, tokens=True,
                 title="board after this call" if solution is None else
                 f"board after this call: {int((board == np.asarray(solution)).sum())}/{board.size} right")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The step-through explorer: one module call (a hrm_minimal.stepthrough.StepView)
+# ---------------------------------------------------------------------------------------------
+def _check_kind(kind: str) -> None:
+    if kind not in ("sudoku", "maze"):
+        raise ValueError(f"kind must be 'sudoku' or 'maze', got {kind!r}")
+
+
+def _draw_view_board(ax: Axes, view, puzzle, solution, kind: str, box, title: str) -> Axes:
+    """The board of a step view (tokens), right/wrong coloured, changed cells outlined."""
+    if kind == "sudoku":
+        draw_sudoku(ax, puzzle, view.board, solution, box=box, tokens=True, title=title)
+        corner = 0.0  # draw_sudoku's cell (r, c) spans [c, c + 1] x [r, r + 1]
+    else:
+        draw_maze(ax, puzzle, view.board, solution, tokens=True, title=title)
+        corner = -0.5  # imshow centres cell (r, c) on (c, r)
+    n = int(round(view.board.size ** 0.5))
+    for r, c in np.argwhere(np.asarray(view.changed).reshape(n, n)):
+        ax.add_patch(Rectangle((c + corner + 0.06, r + corner + 0.06), 0.88, 0.88, fill=False,
+                               edgecolor=CHANGED, lw=2.2))
+    ax.set_xlabel(f"{view.num_right}/{view.board.size} right, {view.num_changed} changed")
+    return ax
+
+
+def q_decision_text(view) -> str:
+    """What the Q head decides at this step: "halt" / "continue" at a segment's end, else that it is not read."""
+    if not view.end_of_segment:
+        return "mid-segment: Q read only at the end"
+    return "halt" if view.halts else "continue"
+
+
+def draw_step(view, puzzle, solution=None, kind: str = "sudoku", box=None, size: float = 3.2) -> Figure:
+    """Two panels for a `hrm_minimal.stepthrough.StepView` of puzzle `puzzle` (tokens): the board after
+    the call (green right, red wrong against `solution`, changed cells outlined) and the Q head,
+    sigmoid(q_halt) and sigmoid(q_continue) as bars with its decision (greyed mid-segment)."""
+    _check_kind(kind)
+    fig = Figure(figsize=(size * 2.2, size * 1.15))
+    board_ax, q_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
+    _draw_view_board(board_ax, view, puzzle, solution, kind, box,
+                     f"segment {view.segment}/{view.segments}, step {view.step}/{view.steps}: {view.kind} call")
+    probs, logits = (view.halt_probability, view.continue_probability), (view.q_halt, view.q_continue)
+    alpha = 1.0 if view.end_of_segment else 0.35
+    q_ax.barh([1, 0], probs, color=["tab:purple", "tab:cyan"], alpha=alpha, height=0.6)
+    for y, p, q in zip([1, 0], probs, logits):  # the value beside a short bar, inside a long one
+        inside = p > 0.6
+        q_ax.text(p - 0.02 if inside else p + 0.02, y, f"{p:.2f} (q={q:+.2f})", va="center", fontsize=9,
+                  ha="right" if inside else "left", color="white" if inside else "black")
+    q_ax.axvline(0.5, color="0.6", lw=0.8, ls=":")
+    q_ax.set_xlim(0, 1)
+    q_ax.set_yticks([1, 0], ["sigmoid(q_halt)", "sigmoid(q_continue)"])
+    q_ax.set_xlabel("Q head")
+    decision = q_decision_text(view)
+    q_ax.set_title(f"Q head says: {decision}" if view.end_of_segment else decision.replace(": ", ":\n"))
+    fig.tight_layout()
+    return fig
+
+
+def draw_steps(views, puzzle, solution=None, kind: str = "sudoku", box=None, size: float = 2.6) -> Figure:
+    """A few step views side by side (a static stand-in for the explorer in a rendered notebook)."""
+    _check_kind(kind)
+    views = list(views)
+    if not views:
+        raise ValueError("views is empty: nothing to draw")
+    fig = Figure(figsize=(size * len(views), size * 1.3))
+    axes = fig.subplots(1, len(views), squeeze=False)[0]
+    for ax, view in zip(axes, views):
+        title = f"seg {view.segment}, step {view.step}/{view.steps} ({view.kind})"
+        if view.end_of_segment:
+            title += f"\nQ: {q_decision_text(view)} (p={view.halt_probability:.2f})"
+        _draw_view_board(ax, view, puzzle, solution, kind, box, title)
     fig.tight_layout()
     return fig

@@ -13,7 +13,9 @@ SHIPPED = sorted(p.stem for p in (datasets_dir() / "checkpoints").glob("*.pt"))
 def test_the_promised_models_are_shipped():
     # sudoku-6x6-flat: the flat model (architecture="flat") lesson 03 compares with HRM;
     # sudoku-6x6-one-segment: lesson 05's model trained without deep supervision.
-    assert {"sudoku-6x6", "sudoku-9x9", "maze-15x15", "sudoku-6x6-flat", "sudoku-6x6-one-segment"} <= set(SHIPPED)
+    # sudoku-6x6-four-segments: lesson 06's model, trained with up to 4 segments (ACT halting over 4).
+    assert {"sudoku-6x6", "sudoku-9x9", "maze-15x15", "sudoku-6x6-flat", "sudoku-6x6-one-segment",
+            "sudoku-6x6-four-segments"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -25,49 +25,25 @@ import tempfile
 import time
 from pathlib import Path
 
+from hrm_minimal import recipes
 from hrm_minimal.presets import get_preset
 from hrm_minimal.train import TrainConfig, parse_value, train
 
 THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
 
-# task -> (training settings, target exact accuracy, default budget in seconds)
-# The settings below are the best each task reached in benchmarks/levers.py (see the README's
-# "How fast does it learn?"): learned positions for the 1+1-layer 4x4 model, a narrower MLP
-# (SwiGLU width 96 instead of the reference rule's 256 at hidden 64) and torch.compile for 6x6
-# (the same arithmetic in 37% cheaper steps; it needs a C++ compiler on a CPU; on the tiny 4x4
-# model it gained nothing, so 4x4 runs eagerly). 4x4 warms up over 20 steps, not 100: a 60-second
-# run has only about 1,000.
-# Sudoku trains with 2 segments per puzzle (halt_max_steps=2: twice the puzzles per step) and is
-# read with more (the paper's inference-time scaling, `eval_max_steps`): 4 for 4x4, 16 for 6x6,
-# the counts that did best on the test split (README, "Fewer segments to train, more to answer").
-# Both are evaluated with a moving average of the weights (hrm_minimal/ema.py; TRM's, not in the HRM
-# reference), which trains nothing differently and beat the raw weights of the same runs by 10 to
-# 20 points: decay 0.99 for 4x4, 0.995 for the longer 6x6 runs (README, "A moving average of the
-# weights"). With the average, 4x4 runs at a constant rate for as long as its budget allows.
-NARROW_MLP = {"expansion": 2.0, "swiglu_multiple": 32}
-TWO_SEGMENTS = {"halt_max_steps": 2}
-# Mazes train with 1 segment per puzzle and back-propagate through the whole segment: on this
-# CPU every run with 2 or 4 training segments stayed at the trivial answer (no cell on the path),
-# and the 1-segment run was the only one to leave it (README, "Mazes: segments are what hold the
-# CPU runs at the trivial answer"). With 1 segment there is no deep supervision and no halting
-# to learn: a departure from the paper, kept because it is the only recipe here that learns.
-MAZE = dict(preset="cpu-tiny", overrides={"halt_max_steps": 1, "one_step_grad": False}, loss_type="softmax",
-            lr=1e-3, eval_every=250)
-# The 6x6 and 9x9 recipes share their settings and differ only in how often they evaluate.
-CPU_SMALL_SUDOKU = dict(preset="cpu-small", overrides={**NARROW_MLP, **TWO_SEGMENTS}, compile=True,
-                        eval_max_steps=16, ema=0.995)
-RECIPES = {
-    "sudoku-4x4": (dict(preset="cpu-tiny", overrides={"pos_encodings": "learned", **TWO_SEGMENTS},
-                        lr_warmup_steps=20, eval_every=50, eval_max_steps=4, ema=0.99), 0.99, 60),
-    "sudoku-6x6": ({**CPU_SMALL_SUDOKU, "eval_every": 200}, 0.95, 180),
-    "maze-11x11": (MAZE, 0.95, 300),
-    "maze-15x15": (MAZE, 0.95, 300),
-    # 9x9 uses the 6x6 recipe: 2 training segments, read with 16, the weights averaged, a constant rate.
-    # Seeds 0 / 1 / 2 passed 50% exact at steps 10,000 / 7,000 / 17,000 (23 / 16 / 36 minutes here; the
-    # median of the three, 23 minutes, is within the hour); with the rate decaying to a tenth over
-    # 22,000 steps the same run peaked at 32% and then read worse with more segments (README).
-    "sudoku-9x9": ({**CPU_SMALL_SUDOKU, "eval_every": 1000}, 0.50, 3600),
-}
+# Each task's recipe lives in hrm_minimal/recipes.py (the best each task reached in benchmarks/levers.py;
+# the README's "How fast does it learn?"): learned positions for the 1+1-layer 4x4 model, a narrower
+# MLP and torch.compile for 6x6 and 9x9, 2 training segments read with more for Sudoku, a moving
+# average of the weights, and 1 segment with full backpropagation for mazes. Here: each task's
+# target and default budget.
+# 9x9: seeds 0 / 1 / 2 passed 50% exact at steps 10,000 / 7,000 / 17,000 (23 / 16 / 36 minutes here; the
+# median of the three, 23 minutes, is within the hour); with the rate decaying to a tenth over
+# 22,000 steps the same run peaked at 32% and then read worse with more segments (README).
+TARGETS = {"sudoku-4x4": (0.99, 60), "sudoku-6x6": (0.95, 180), "maze-11x11": (0.95, 300),
+           "maze-15x15": (0.95, 300), "sudoku-9x9": (0.50, 3600)}
+# task -> (training settings without the task, target exact accuracy, default budget in seconds)
+RECIPES = {task: ({k: v for k, v in recipes.RECIPES[task].items() if k != "task"}, target, budget)
+           for task, (target, budget) in TARGETS.items()}
 
 
 def with_changes(settings: dict, changes: list[str]) -> dict:

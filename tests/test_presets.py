@@ -50,3 +50,33 @@ def test_unknown_names_and_fields():
         get_preset("paper", 11, 81, hidden=3)
     with pytest.raises(ValueError, match="H_cycles"):
         get_preset("paper", 11, 81, H_cycles=0)
+
+
+def test_recipes_build_train_configs_with_changes_on_top():
+    from hrm_minimal.recipes import RECIPES, recipe_config
+    from hrm_minimal.train import TrainConfig
+
+    for name in RECIPES:
+        assert isinstance(recipe_config(name), TrainConfig)
+    cfg = recipe_config("sudoku-4x4", max_steps=600, overrides={"H_cycles": 3})
+    assert cfg.task == "sudoku-4x4" and cfg.max_steps == 600 and cfg.ema == 0.99
+    assert cfg.overrides == {"pos_encodings": "learned", "halt_max_steps": 2, "H_cycles": 3}
+    assert RECIPES["sudoku-4x4"]["overrides"] == {"pos_encodings": "learned", "halt_max_steps": 2}  # untouched
+    gpu = recipe_config("sudoku-9x9-gpu")
+    assert (gpu.task, gpu.preset, gpu.eval_max_steps, gpu.time_budget_s) == ("sudoku-9x9", "gpu-small", 16, 1200.0)
+    with pytest.raises(ValueError, match="unknown recipe 'sudoku-5x5'; recipes: maze-11x11"):
+        recipe_config("sudoku-5x5")
+
+
+def test_the_timing_benchmark_reads_the_packages_recipes(repo_root):
+    import sys
+
+    from hrm_minimal.recipes import RECIPES
+
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    try:
+        from time_to_accuracy import RECIPES as TIMED
+    finally:
+        sys.path.remove(str(repo_root / "benchmarks"))
+    for task, (settings, _, _) in TIMED.items():
+        assert {**settings, "task": task} == RECIPES[task]

@@ -126,6 +126,35 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress, pe
     return result
 
 
+@torch.no_grad()
+def solve(model: HRM, inputs: torch.Tensor, max_steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Answer puzzles as the model itself would stop: each one halts at the first segment where the Q
+    head says so (`model.q_says_halt`), or at `max_steps` (default halt_max_steps).
+
+    inputs: (B, S) tokens. Returns (answers (B, S) tokens, segments (B,) int64 used by each puzzle).
+    The reference's evaluation instead reads every puzzle after all its segments (`evaluate`).
+    """
+    limit = model.config.halt_max_steps if max_steps is None else max_steps
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
+    was_training = model.training
+    model.eval()  # no exploration: the Q head alone decides
+    batch = {"inputs": inputs}
+    carry = model.initial_carry(batch)
+    B = inputs.shape[0]
+    answers = torch.zeros_like(inputs)
+    segments = torch.zeros(B, dtype=torch.long, device=inputs.device)  # 0: still running
+    for m in range(1, limit + 1):
+        carry, out = model(carry, batch, max_steps=limit)
+        stops = (segments == 0) & (model.q_says_halt(out["q_halt_logits"], out["q_continue_logits"]) | (m == limit))
+        answers = torch.where(stops.unsqueeze(-1), out["logits"].argmax(-1), answers)
+        segments = torch.where(stops, torch.full_like(segments, m), segments)
+        if bool((segments > 0).all()):
+            break
+    model.train(was_training)
+    return answers, segments
+
+
 def load_model(path: str, device: torch.device | str = "cpu", expect: HRMConfig | None = None) -> tuple[HRM, dict]:
     """Rebuild the model saved in a checkpoint (weights_only load). Returns (model, checkpoint)."""
     ckpt = load_checkpoint(path, map_location=device)

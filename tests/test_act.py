@@ -254,3 +254,29 @@ def test_evaluate_per_puzzle_records_agree_with_its_totals():
     at_halt = r["solved"][range(7), r["halt_step"] - 1]
     assert at_halt.mean() == pytest.approx(r["exact_at_q_halt"])
     assert "halt_step" not in evaluate(model, puzzles, max_steps=5, progress=False)
+
+
+def test_solve_stops_each_puzzle_where_the_q_head_first_says_halt():
+    from hrm_minimal.data.puzzle_set import PuzzleSet
+    from hrm_minimal.evaluate import evaluate, solve
+
+    g = torch.Generator().manual_seed(2)
+    inputs = torch.randint(1, 5, (9, 4), generator=g)
+    model = make_model(halt_max_steps=3).train()
+    with torch.no_grad():
+        model.inner.q_head.weight.normal_(0, 2.0, generator=g)
+    answers, segments = solve(model, inputs, max_steps=6)
+    assert model.training, "solve leaves the model's mode as it was"
+    puzzles = PuzzleSet(name="toy", kind="maze", inputs=inputs.numpy(), labels=inputs.numpy(), vocab_size=5,
+                        seq_len=4, grid_size=2, box=None)
+    r = evaluate(model, puzzles, max_steps=6, progress=False, per_puzzle=True)
+    assert segments.tolist() == r["halt_step"].tolist() and len(set(segments.tolist())) > 1
+    model.eval()  # the answer of each puzzle is the one after its own last segment
+    carry, batch = model.initial_carry({"inputs": inputs}), {"inputs": inputs}
+    for m in range(1, 7):
+        carry, out = model(carry, batch, max_steps=6)
+        here = segments == m
+        assert torch.equal(answers[here], out["logits"].argmax(-1)[here])
+    assert solve(model, inputs, max_steps=1)[1].tolist() == [1] * 9
+    with pytest.raises(ValueError, match="max_steps must be a positive int"):
+        solve(model, inputs, max_steps=0)

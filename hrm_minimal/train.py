@@ -329,7 +329,8 @@ def train(cfg: TrainConfig) -> dict:
             done = {"batches": batches.state_dict(), "rng": _rng_state()}
             train_time += time.perf_counter() - t0
             bar.update(1)
-            record = {"step": step, "time_s": round(train_time, 3), "lr": lr, "loss": metrics["loss"]}
+            record = {"step": step, "time_s": round(train_time, 3), "lr": lr, "loss": metrics["loss"],
+                      "lm_loss": metrics["lm_loss"], "q_loss": metrics["q_halt_loss"] + metrics["q_continue_loss"]}
             if float(metrics["count"]) > 0:
                 record["train_exact"] = float(metrics["exact_accuracy"])
                 record["train_accuracy"] = float(metrics["accuracy"])

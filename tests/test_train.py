@@ -107,6 +107,9 @@ def test_loss_is_finite_and_history_is_recorded(tmp_path):
     assert len(result["history"]) == 4
     assert all(torch.isfinite(torch.tensor(h["loss"])) for h in result["history"])
     assert "test_exact_accuracy" in result["history"][1]
+    for h in result["history"]:  # the loss's two parts: the answer's and half the Q head's
+        assert h["loss"] == pytest.approx(h["lm_loss"] + 0.5 * h["q_loss"], rel=1e-5)
+        assert h["q_loss"] > 0
 
 
 def test_dry_run_prints_the_paper_parameter_count(capsys):

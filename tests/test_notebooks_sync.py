@@ -13,6 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from hrm_minimal import checks
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -178,3 +180,14 @@ def test_the_readme_lesson_table_has_a_row_for_each_lesson(source):
                  build.colab_url("lessons", source.stem)):
         assert link in row, f"the README row of {source.stem} lacks {link}"
     assert re.search(r"\| \d+ s \|$", row), f"the README row of {source.stem} should end with its run time"
+
+
+def test_the_graders_exercise_registry_matches_the_lesson_sources():
+    from hrm_minimal.checks import registry
+
+    assert build.REGISTRY.read_text() == build.registry_text(build.find_sources([])), \
+        "run python tools/build_notebooks.py (it rewrites hrm_minimal/checks/exercises.json)"
+    for lesson in registry.lessons():
+        for exercise in registry.exercises(lesson):
+            assert exercise.references, f"exercise {exercise.id} needs its entry in registry.REFERENCES"
+            assert callable(getattr(checks, exercise.checker))

@@ -23,7 +23,9 @@ place the repository address lives. This file is build tooling: nothing in `hrm_
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
+import json
 import os
 import re
 import sys
@@ -290,6 +292,45 @@ def stale_notebooks(sources: list[Path]) -> list[str]:
     return stale
 
 
+REGISTRY = ROOT / "hrm_minimal" / "checks" / "exercises.json"
+
+
+def exercise_registry(sources: list[Path]) -> dict:
+    """What the grader needs from each lesson source (the grader runs without the sources): its
+    exercises in order (id, the function the student writes, its checker) and the imports its other
+    code cells make, which an exercise cell may use (checker imports left out)."""
+    lessons = {}
+    for source in sources:
+        text = jupytext.read(source, fmt="py:percent")
+        imports, exercises = [], []
+        for index, cell in enumerate(text.cells):
+            if cell.cell_type != "code":
+                continue
+            exercise = cell.metadata.get("exercise")
+            code = [("# " + line) if line.lstrip().startswith(("%", "!")) else line  # IPython magics
+                    for line in solution_source(cell.source).split("\n")]
+            tree = ast.parse("\n".join(code))
+            if exercise is not None:
+                names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
+                checker = next((m.group(1) for later in text.cells[index + 1:] if later.cell_type == "code"
+                                for m in [re.search(r"import (check_\w+)", later.source)] if m), None)
+                if len(names) != 1 or checker is None:
+                    raise ValueError(f"{source.name}: exercise {exercise} needs one function and a checker cell after it")
+                exercises.append({"id": str(exercise), "function": names[0], "checker": checker})
+                continue
+            for node in tree.body:
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    line = ast.unparse(node)
+                    if "hrm_minimal.checks" not in line and line not in imports:
+                        imports.append(line)
+        lessons[source.stem] = {"imports": imports, "exercises": exercises}
+    return {"lessons": lessons}
+
+
+def registry_text(sources: list[Path]) -> str:
+    return json.dumps(exercise_registry(sources), indent=1) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("lessons", nargs="*", help="lesson numbers or stems (default: all)")
@@ -304,12 +345,16 @@ def main(argv: list[str] | None = None) -> int:
     if not sources:
         print(f"no lesson sources found in {SOURCE_DIR}")
         return 1
+    everything = find_sources([])
     if args.check:
         stale = stale_notebooks(sources)
+        if not REGISTRY.exists() or REGISTRY.read_text() != registry_text(everything):
+            stale.append(str(REGISTRY.relative_to(ROOT)))
         for path in stale:
             print(f"stale: {path}  (run python tools/build_notebooks.py)")
         return 1 if stale else 0
     LESSON_DIR.mkdir(exist_ok=True)
+    REGISTRY.write_text(registry_text(everything))
     for source in sources:
         student, solution = build_pair(source)
         write_notebook(student, LESSON_DIR / f"{source.stem}.ipynb")

@@ -132,6 +132,25 @@ def _encode_grid(text):  # plausible wrong answer: (n, n) instead of a flat sequ
     return _encode_right(text).reshape(n, n)
 
 
+def _encode_column_major(text):  # reads the string down the columns
+    n = int(round(len(text) ** 0.5))
+    return _encode_right(text).reshape(n, n).T.reshape(-1)
+
+
+def _encode_list(text):  # a list, though the exercise asks for a NumPy array
+    return _encode_right(text).tolist()
+
+
+def _decode_in_place(tokens):  # shifts the caller's array
+    tokens = np.asarray(tokens)
+    tokens -= 1
+    return "".join("." if t == 0 else str(int(t)) for t in tokens)
+
+
+def _decode_array_only(tokens):  # breaks on a list: lists have no .ravel()
+    return "".join("." if t == 1 else str(int(t) - 1) for t in tokens.ravel())
+
+
 def _decode_right(tokens):
     return "".join("." if int(t) == 1 else str(int(t) - 1) for t in np.asarray(tokens).ravel())
 
@@ -162,6 +181,29 @@ def _permute_everything(tokens, perm):  # plausible wrong answer: blanks (token 
     return np.concatenate([[0], np.asarray(perm)[:1] + 1, np.asarray(perm) + 1])[tokens]
 
 
+def _permute_2d_only(tokens, perm):  # loops over rows and columns: (B, S) only
+    out = np.empty_like(tokens)
+    for i in range(tokens.shape[0]):
+        for j in range(tokens.shape[1]):
+            t = tokens[i, j]
+            out[i, j] = t if t <= 1 else perm[t - 2] + 1
+    return out
+
+
+def _permute_float(tokens, perm):  # a float lookup table: float tokens
+    table = np.concatenate([[0.0, 1.0], np.asarray(perm, dtype=float) + 1])
+    return table[tokens]
+
+
+def _permute_list(tokens, perm):
+    return _permute_right(tokens, perm).tolist()
+
+
+def _exact_tensor(pred, labels):  # a 0-dim tensor, not a Python float
+    mask = labels != -100
+    return ((pred == labels) | ~mask).all(dim=-1).float().mean()
+
+
 def _exact_right(pred, labels):
     scored = labels != -100
     return ((pred == labels) | ~scored).all(dim=-1).float().mean().item()
@@ -183,10 +225,12 @@ def _exact_per_row(pred, labels):  # plausible wrong answer: one value per row
 # (checker, a right answer, plausible wrong answers)
 CASES = [
     (checks.check_count_parameters, _count_right, [_count_tensors, _count_state, _count_per_module]),
-    (checks.check_encode_sudoku, _encode_right, [_encode_no_shift, _encode_grid]),
-    (checks.check_decode_sudoku, _decode_right, [_decode_zero_blank, _decode_no_shift]),
-    (checks.check_permute_digits, _permute_right, [_permute_inverse, _permute_in_place, _permute_everything]),
-    (checks.check_exact_accuracy, _exact_right, [_exact_cells, _exact_unmasked, _exact_per_row]),
+    (checks.check_encode_sudoku, _encode_right, [_encode_no_shift, _encode_grid, _encode_column_major, _encode_list]),
+    (checks.check_decode_sudoku, _decode_right, [_decode_zero_blank, _decode_no_shift, _decode_in_place,
+                                                 _decode_array_only]),
+    (checks.check_permute_digits, _permute_right, [_permute_inverse, _permute_in_place, _permute_everything,
+                                                   _permute_2d_only, _permute_float, _permute_list]),
+    (checks.check_exact_accuracy, _exact_right, [_exact_cells, _exact_unmasked, _exact_per_row, _exact_tensor]),
 ] + cases_lesson02.CASES + cases_lesson03.CASES + cases_lesson04.CASES + cases_lesson05.CASES + cases_lesson06.CASES + cases_lesson07.CASES  # lessons 02-07 list theirs beside
 
 
@@ -239,6 +283,14 @@ def test_hints_do_not_reveal_expected_values(capsys):
 
 @pytest.mark.parametrize("checker, wrong, hint", [
     (checks.check_encode_sudoku, _encode_grid, "flat sequence"),
+    (checks.check_encode_sudoku, _encode_column_major, "column-major"),
+    (checks.check_encode_sudoku, _encode_list, "NumPy array"),
+    (checks.check_decode_sudoku, _decode_in_place, "in place"),
+    (checks.check_decode_sudoku, _decode_array_only, "AttributeError"),
+    (checks.check_permute_digits, _permute_2d_only, "may have any shape"),
+    (checks.check_permute_digits, _permute_float, "integers"),
+    (checks.check_permute_digits, _permute_list, "NumPy array"),
+    (checks.check_exact_accuracy, _exact_tensor, "Python float"),
     (checks.check_decode_sudoku, _decode_zero_blank, "'.'"),
     (checks.check_permute_digits, _permute_inverse, "backwards"),
     (checks.check_permute_digits, _permute_in_place, "in place"),

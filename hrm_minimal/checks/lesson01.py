@@ -31,12 +31,18 @@ def check_encode_sudoku(fn: Callable[[str], Any]) -> Callable[[str], np.ndarray]
     def trial(student: Callable, rng: np.random.Generator) -> None:
         n, text = _random_sudoku_strings(rng)
         want = reference(text)  # (n*n,)
-        got = _as_array(student(text), "encode_sudoku(text)")
+        result = student(text)
+        got = _as_array(result, "encode_sudoku(text)")
         if got.shape != want.shape:
             raise Mismatch(f"on a {n}x{n} puzzle the result has shape {got.shape}: expected one token per "
                            "cell, a flat sequence in row-major order")
+        if not isinstance(result, np.ndarray):
+            raise Mismatch(f"return a NumPy array (np.array(...)), as the exercise says, not a {type(result).__name__}")
         if not np.issubdtype(got.dtype, np.integer):
             raise Mismatch(f"tokens should be integers, got dtype {got.dtype}")
+        column_major = want.reshape(n, n).T.reshape(-1)
+        if np.array_equal(got, column_major) and not np.array_equal(got, want):
+            raise Mismatch("the cells are in column-major order: the string is row-major, the first row's cells first")
         blanks = np.array([ch == "." for ch in text])
         if not np.array_equal(got[blanks], want[blanks]):
             raise Mismatch("blank cells ('.') get the wrong token: 0 is reserved for padding")
@@ -57,7 +63,12 @@ def check_decode_sudoku(fn: Callable[[Any], str]) -> Callable[[Any], str]:
     def trial(student: Callable, rng: np.random.Generator) -> None:
         n, text = _random_sudoku_strings(rng)
         tokens = sudoku.encode_sudoku(sudoku.parse_grid(text))  # (n*n,)
-        got = student(tokens.copy())
+        given = tokens.tolist() if rng.random() < 0.3 else tokens.copy()  # "a list or array"
+        before = list(given) if isinstance(given, list) else given.copy()
+        got = student(given)
+        unchanged = given == before if isinstance(given, list) else np.array_equal(given, before)
+        if not unchanged:
+            raise Mismatch("your function changed the tokens it was given in place; leave them as they are")
         if not isinstance(got, str):
             raise Mismatch(f"decode_sudoku should return a str, got {type(got).__name__}")
         if len(got) != len(text):
@@ -75,17 +86,30 @@ def check_permute_digits(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> 
 
     def trial(student: Callable, rng: np.random.Generator) -> None:
         n = int(rng.choice([4, 6, 9]))
-        tokens = rng.integers(0, n + 2, size=(int(rng.integers(1, 6)), n * n)).astype(np.int64)  # (B, S)
+        shapes = [(n * n,), (int(rng.integers(1, 6)), n * n), (2, int(rng.integers(1, 4)), n * n)]
+        tokens = rng.integers(0, n + 2, size=shapes[int(rng.integers(3))]).astype(np.int64)  # "any shape"
         perm = rng.permutation(n) + 1  # (n,) digits 1..n
         if np.array_equal(perm, np.arange(1, n + 1)):
             perm = np.roll(perm, 1)
         before = tokens.copy()
-        got = _as_array(student(tokens, perm.copy()), "permute_digits(tokens, perm)")
+        try:
+            result = student(tokens, perm.copy())
+        except Exception as error:
+            if isinstance(error, NotImplementedError):
+                raise
+            raise Mismatch(f"on tokens of shape {tokens.shape} your function raised {type(error).__name__}: {error} "
+                           "(tokens may have any shape)") from None
+        got = _as_array(result, "permute_digits(tokens, perm)")
         if not np.array_equal(tokens, before):
             raise Mismatch("your function changed its input array in place; return a new array")
         want = augment.permute_digits(tokens, perm)
         if got.shape != want.shape:
-            raise Mismatch(f"the result has shape {got.shape}, expected the shape of tokens {want.shape}")
+            raise Mismatch(f"on tokens of shape {want.shape} the result has shape {got.shape}: keep the shape "
+                           "of tokens, whatever it is")
+        if not isinstance(result, np.ndarray):
+            raise Mismatch(f"return a NumPy array, as the exercise says, not a {type(result).__name__}")
+        if not np.issubdtype(got.dtype, np.integer):
+            raise Mismatch(f"tokens must stay integers (an embedding looks them up by index), got dtype {got.dtype}")
         special = tokens <= 1
         if not np.array_equal(got[special], want[special]):
             raise Mismatch("PAD (0) and blank (1) tokens must stay as they are")
@@ -117,10 +141,9 @@ def check_exact_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> C
         if isinstance(got, (list, tuple)) or (hasattr(got, "numel") and got.numel() != 1) or (
                 isinstance(got, np.ndarray) and got.size != 1):
             raise Mismatch("exact_accuracy should return one number for the whole batch")
-        try:
-            got = float(got)
-        except (TypeError, ValueError):
-            raise Mismatch(f"exact_accuracy should return a number, got {type(got).__name__}") from None
+        if not isinstance(got, float):
+            kind = "a 0-dim tensor" if torch.is_tensor(got) else type(got).__name__
+            raise Mismatch(f"return a Python float (.item() on a tensor), as the exercise says, not {kind}")
         if abs(got - want) <= 1e-6:
             return
         mask = labels != IGNORE_LABEL_ID

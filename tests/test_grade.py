@@ -122,7 +122,7 @@ def test_grade_table_orders_expected_then_extra():
 def test_execute_runs_notebooks_and_counts_the_cells_that_raised(tmp_path, capsys):
     done = _notebook(tmp_path / "alice.ipynb", "1 / 0", RIGHT, CHECK)
     stub = _notebook(tmp_path / "bob.ipynb", STUB, CHECK, "print('still running')")
-    assert grade.main([str(done), str(stub), "--execute"]) == 1
+    assert grade.main([str(done), str(stub), "--execute", "--out", str(tmp_path / "grades")]) == 1
     out = capsys.readouterr().out
     alice, bob = out.split("bob.ipynb")[0], out.split("bob.ipynb")[1]
     assert "(1 cell(s) raised)" in alice and "0.1       passed" in alice and "1/1 passed" in alice

@@ -108,7 +108,8 @@ plt.show()
 #
 # Write `halt_decision(model, steps, q_halt, q_continue, limit)`. `steps` is (B,) int, the
 # segments each slot has run including this one; `q_halt` and `q_continue` are (B,) logits;
-# `limit` an int. Return a (B,) bool tensor. Use the Q head and exploration only when
+# `limit` an int (at evaluation it may differ from `halt_max_steps`). Return a (B,) bool tensor and
+# leave the inputs unchanged. Use the Q head and exploration only when
 # `model.training` is True and `limit > 1`; read the probability from
 # `model.config.halt_exploration_prob`. Draw the randomness as the reference does, so that the
 # same seed gives the same decision: first `torch.rand(B)` (a slot explores where it is below the
@@ -207,7 +208,8 @@ print("exploration only delays halting, for a few puzzles in a hundred:", 0.005 
 # Write `q_targets(logits, labels, next_q_halt, next_q_continue, is_last)`. `logits` is
 # (B, S, V); `labels` (B, S) with `IGNORE_LABEL_ID` (-100) on cells that are not scored;
 # `next_q_halt`, `next_q_continue` (B,) logits from the extra pass; `is_last` (B,) bool. Return
-# `(halt_target, continue_target)`, each (B,) float.
+# `(halt_target, continue_target)`, each a (B,) float tensor, and leave the inputs unchanged. A row
+# with no scored cell (padding only) has nothing wrong in it: its halt target is 1.
 
 # %% exercise="6.2"
 from hrm_minimal.data import IGNORE_LABEL_ID
@@ -237,8 +239,8 @@ q_targets = check_q_targets(q_targets)
 #
 # $$\mathcal{L} = \mathcal{L}_{\text{lm}} + \tfrac12\big(\mathcal{L}_{\text{halt}} + \mathcal{L}_{\text{continue}}\big),$$
 #
-# - $\mathcal{L}_{\text{lm}}$: the answer's cross-entropy, averaged over each puzzle's scored cells,
-#   then over the puzzles. The reference uses **stablemax** in place of softmax (Prieto et al.,
+# - $\mathcal{L}_{\text{lm}}$: the answer's cross-entropy, averaged over each puzzle's scored cells
+#   (a puzzle with none adds 0), then over the puzzles. The reference uses **stablemax** in place of softmax (Prieto et al.,
 #   *Grokking at the edge of numerical stability*): $s(x) = x + 1$ for $x \ge 0$ and $1/(1-x)$ for
 #   $x < 0$ replace $e^x$, which keeps the loss from pushing logits to extremes on a small data
 #   set. `hrm_minimal.losses.stablemax_cross_entropy(logits, labels)` gives the (B, S) per-cell loss,
@@ -253,8 +255,8 @@ q_targets = check_q_targets(q_targets)
 #
 # Write `act_loss(outputs, labels)`: `outputs` is the dict `HRM.forward` returns (`"logits"`
 # (B, S, V), `"q_halt_logits"` and `"q_continue_logits"` (B,), and maybe `"target_q_continue"`
-# (B,)); return the loss as a tensor with gradient. `F.binary_cross_entropy_with_logits` is the BCE
-# on logits.
+# (B,)); return the loss as a tensor with gradient, to every output that has one, and leave the
+# inputs unchanged. `F.binary_cross_entropy_with_logits` is the BCE on logits.
 
 # %% exercise="6.3"
 import torch.nn.functional as F

@@ -192,14 +192,15 @@ assert as_stated
 # segment from `model.initial_carry({"inputs": inputs})`, in evaluation mode and with
 # `max_steps=max_segments` passed to each call (so that no slot restarts before the end). A puzzle
 # stops at the first segment where `model.q_says_halt(q_halt, q_continue)` is True, or after
-# `max_segments`; later segments must not change its answer. Return `(answers, segments)`:
-# (B, S) tokens, the argmax of each puzzle's logits at its stopping segment, and (B,) the segments
-# it used, counted from 1.
+# `max_segments`; later segments must not change its answer. Return `(answers, segments)`, both
+# integer tensors: (B, S) tokens, the argmax of each puzzle's logits at its stopping segment, and
+# (B,) the segments it used, counted from 1. Leave the model in the mode you found it in.
 
 # %% exercise="7.1"
 def solve(model, inputs, max_segments):
     """Each puzzle's answer where its Q head first says halt (or at max_segments), and its segments."""
     ### BEGIN SOLUTION
+    was_training = model.training
     model.eval()
     batch = {"inputs": inputs}
     carry = model.initial_carry(batch)
@@ -211,6 +212,7 @@ def solve(model, inputs, max_segments):
         stops = (segments == 0) & (says | (m == max_segments))
         answers = torch.where(stops.unsqueeze(-1), out["logits"].argmax(-1), answers)
         segments = torch.where(stops, torch.full_like(segments, m), segments)
+    model.train(was_training)
     return answers, segments
     ### END SOLUTION
 

@@ -11,7 +11,8 @@ from hrm_minimal import checks
 
 
 def _loop(model, inputs, max_segments, *, evaluation=True, pass_limit=True, rule="model", first=True,
-          forced=True, keep="at halt", count_from=1, early_exit=False):
+          forced=True, keep="at halt", count_from=1, early_exit=False, restore=True):
+    was_training = model.training
     model.train(not evaluation)
     batch = {"inputs": inputs}
     carry = model.initial_carry(batch)
@@ -32,6 +33,8 @@ def _loop(model, inputs, max_segments, *, evaluation=True, pass_limit=True, rule
             answers = out["logits"].argmax(-1)
         if early_exit and bool(done.all()):
             break
+    if restore:
+        model.train(was_training)
     return answers, segments
 
 
@@ -75,6 +78,50 @@ def solve_zero_based(model, inputs, max_segments):
     return _loop(model, inputs, max_segments, count_from=0)
 
 
+def solve_ties_halt(model, inputs, max_segments):  # >=: a fresh Q head (-5, -5) stops everything at once
+    was_training = model.training
+    model.eval()
+    batch = {"inputs": inputs}
+    carry = model.initial_carry(batch)
+    answers, segments = torch.zeros_like(inputs), torch.zeros(inputs.shape[0], dtype=torch.long)
+    for m in range(1, max_segments + 1):
+        carry, out = model(carry, batch, max_steps=max_segments)
+        stops = (segments == 0) & ((out["q_halt_logits"] >= out["q_continue_logits"]) | (m == max_segments))
+        answers = torch.where(stops.unsqueeze(-1), out["logits"].argmax(-1), answers)
+        segments = torch.where(stops, torch.full_like(segments, m), segments)
+    model.train(was_training)
+    return answers, segments
+
+
+def solve_hard_coded_rule(model, inputs, max_segments):  # HRM's rule written out: wrong for act_continue=False
+    was_training = model.training
+    model.eval()
+    batch = {"inputs": inputs}
+    carry = model.initial_carry(batch)
+    answers, segments = torch.zeros_like(inputs), torch.zeros(inputs.shape[0], dtype=torch.long)
+    for m in range(1, max_segments + 1):
+        carry, out = model(carry, batch, max_steps=max_segments)
+        stops = (segments == 0) & ((out["q_halt_logits"] > out["q_continue_logits"]) | (m == max_segments))
+        answers = torch.where(stops.unsqueeze(-1), out["logits"].argmax(-1), answers)
+        segments = torch.where(stops, torch.full_like(segments, m), segments)
+    model.train(was_training)
+    return answers, segments
+
+
+def solve_mode_not_restored(model, inputs, max_segments):
+    return _loop(model, inputs, max_segments, restore=False)
+
+
+def solve_numpy(model, inputs, max_segments):
+    answers, segments = _loop(model, inputs, max_segments)
+    return answers.numpy(), segments.numpy()
+
+
+def solve_float_segments(model, inputs, max_segments):
+    answers, segments = _loop(model, inputs, max_segments)
+    return answers, segments.float()
+
+
 def solve_logits(model, inputs, max_segments):  # returns logits, not tokens
     model.eval()
     batch = {"inputs": inputs}
@@ -85,7 +132,8 @@ def solve_logits(model, inputs, max_segments):  # returns logits, not tokens
 CASES = [
     (checks.check_solve, solve_right,
      [solve_no_limit_passed, solve_q_above_zero, solve_ignores_q, solve_last_decision_wins,
-      solve_no_forced_stop, solve_last_answer, solve_zero_based, solve_logits]),
+      solve_no_forced_stop, solve_last_answer, solve_zero_based, solve_logits, solve_ties_halt,
+      solve_hard_coded_rule, solve_mode_not_restored, solve_numpy, solve_float_segments]),
     (checks.check_solve, solve_right_early_exit, []),
     (checks.check_solve, solve_train_mode, []),
 ]
@@ -98,5 +146,10 @@ HINTS = [
     (checks.check_solve, solve_no_forced_stop, "never stops"),
     (checks.check_solve, solve_last_answer, "not after the last segment"),
     (checks.check_solve, solve_zero_based, "count from 1"),
-    (checks.check_solve, solve_logits, "shape"),
+    (checks.check_solve, solve_logits, "integers"),
+    (checks.check_solve, solve_ties_halt, "strictly"),
+    (checks.check_solve, solve_hard_coded_rule, "act_continue=False"),
+    (checks.check_solve, solve_mode_not_restored, "mode it was in"),
+    (checks.check_solve, solve_numpy, "torch tensor"),
+    (checks.check_solve, solve_float_segments, "integers"),
 ]

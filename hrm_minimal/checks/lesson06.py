@@ -35,14 +35,15 @@ def _halt_model(rng: np.random.Generator, explore: float, training: bool) -> HRM
 
 def _decide(model: HRM, steps, q_halt, q_continue, limit, *, use_q=True, explore=True, q_rule="compare",
             at_limit=">=", invert_explore=False, low=2, high_offset=1, draw_order="rand first",
-            q_in_eval=False) -> torch.Tensor:
+            q_in_eval=False, limit_from="argument", minimum_for_all=False, explorers_skip_q=False) -> torch.Tensor:
     """The halting rule with one switch per mistake a student makes (all defaults: HRM.halt_decision)."""
+    if limit_from == "config":
+        limit = model.config.halt_max_steps
     halted = steps >= limit if at_limit == ">=" else steps > limit
     if (model.training or q_in_eval) and limit > 1:
-        if use_q:
-            halted = halted | (q_halt > q_continue if q_rule == "compare" else q_halt > 0)
+        says = {"compare": q_halt > q_continue, ">=": q_halt >= q_continue, "zero": q_halt > 0}[q_rule]
+        B, p = steps.shape[0], model.config.halt_exploration_prob
         if explore:
-            B, p = steps.shape[0], model.config.halt_exploration_prob
             if draw_order == "rand first":
                 u = torch.rand(B)
                 min_steps = torch.randint(low, limit + high_offset, (B,))
@@ -50,21 +51,31 @@ def _decide(model: HRM, steps, q_halt, q_continue, limit, *, use_q=True, explore
                 min_steps = torch.randint(low, limit + high_offset, (B,))
                 u = torch.rand(B)
             chosen = u >= p if invert_explore else u < p
-            halted = halted & (steps >= min_steps * chosen)
+        if use_q:
+            halted = halted | (says & ~chosen if explore and explorers_skip_q else says)
+        if explore and not explorers_skip_q:
+            halted = halted & (steps >= (min_steps if minimum_for_all else min_steps * chosen))
     return halted
 
 
 _HALT_MISTAKES = [  # (hint, the switches that reproduce the mistake)
     ("at evaluation (model.training is False) the Q head is ignored: every puzzle runs to the limit, "
      "as the reference reports", dict(q_in_eval=True)),
+    ("use the limit you are given, not model.config.halt_max_steps: evaluation may read with more segments",
+     dict(limit_from="config")),
     ("every slot must stop once it reaches the limit (steps >= limit), whatever the Q head says",
      dict(at_limit=">")),
+    ("halt only where Q_halt > Q_continue strictly: a fresh Q head gives both -5, and then nothing may halt",
+     dict(q_rule=">=")),
     ("the Q head says halt where Q_halt > Q_continue (compare the two values, not Q_halt with 0)",
      dict(q_rule="zero")),
     ("in training a slot also stops where the Q head says so (Q_halt > Q_continue), not only at the limit",
      dict(use_q=False)),
     ("exploration is missing: with probability halt_exploration_prob a slot must first reach a minimum "
      "number of segments before it may halt", dict(explore=False)),
+    ("only exploring slots get a minimum: halted & (steps >= min_steps * explore)", dict(minimum_for_all=True)),
+    ("an exploring slot may still halt by Q once it has reached its minimum: keep the Q head's say and "
+     "forbid halting only before the minimum", dict(explorers_skip_q=True)),
     ("a slot explores with probability halt_exploration_prob (torch.rand(B) < p), not 1 - p",
      dict(invert_explore=True)),
     ("the minimum is drawn uniformly from {2, ..., limit}: torch.randint(2, limit + 1, (B,))",
@@ -82,12 +93,16 @@ def _reference_halt(model: HRM, steps, q_halt, q_continue, limit):
 
 def check_halt_decision(fn: Callable) -> Callable:
     """Exercise 6.1: halt_decision(model, steps, q_halt, q_continue, limit) -> (B,) bool."""
-    settings = [(0.5, True), (0.0, True), (0.5, False), (1.0, True), (0.3, True)]  # (exploration, training)
+    # (exploration, training, limit: "config", "more" (evaluation reading longer) or 1)
+    settings = [(0.5, True, "config"), (0.0, True, "config"), (0.5, False, "more"), (1.0, True, "config"),
+                (0.3, True, "config"), (0.5, True, 1), (0.3, True, "fewer"), (0.5, False, "config")]
+    seen = []  # (model, args, seed, the student's answer) of every trial so far: a mistake must fit them all
 
     def trial(student: Callable, rng: np.random.Generator) -> None:
-        explore, training = settings[int(rng.integers(len(settings)))]
+        explore, training, which = settings[len(seen) % len(settings)]
         model = _halt_model(rng, explore, training)
-        limit = model.config.halt_max_steps
+        hms = model.config.halt_max_steps
+        limit = {"config": hms, "more": hms + int(rng.integers(2, 9)), "fewer": max(2, hms - 1), 1: 1}[which]
         B = 64
         steps = torch.from_numpy(rng.integers(1, limit + 1, size=B)).to(torch.int32)
         steps[:4] = limit  # slots at the limit in every trial
@@ -95,30 +110,45 @@ def check_halt_decision(fn: Callable) -> Callable:
         q_continue = torch.from_numpy(rng.normal(0, 2, size=B)).float()
         q_halt[4:8] = torch.from_numpy(rng.uniform(0.1, 2, size=4)).float()  # above 0 but below Q_continue
         q_continue[4:8] = q_halt[4:8] + 1
+        q_halt[8:12] = q_continue[8:12] = -5.0  # ties, as a fresh Q head gives
         seed = int(rng.integers(2**31))
         args = (steps.clone(), q_halt.clone(), q_continue.clone(), limit)
         torch.manual_seed(seed)
         want = _reference_halt(model, *args)
         torch.manual_seed(seed)
-        got = student(model, *args)
+        try:
+            got = student(model, *args)
+        except RuntimeError as error:
+            if limit == 1 and not isinstance(error, NotImplementedError):
+                raise Mismatch("with limit 1 every slot halts after its one segment: use the Q head and "
+                               f"exploration only when limit > 1 (your function raised {error})") from None
+            raise
+        if not (torch.equal(args[0], steps) and torch.equal(args[1], q_halt) and torch.equal(args[2], q_continue)):
+            raise Mismatch("your function changed its inputs in place (steps, q_halt or q_continue): leave them "
+                           "as they are, the caller still needs them")
         if not torch.is_tensor(got) or got.dtype != torch.bool:
             found = got.dtype if torch.is_tensor(got) else type(got).__name__
             raise Mismatch(f"halt_decision should return a (B,) bool tensor, got {found}")
         if tuple(got.shape) != (B,):
             raise Mismatch(f"halt_decision should return shape ({B},), got {tuple(got.shape)}")
+        seen.append((model, args, seed, got))
         if torch.equal(got, want):
             return
         for hint, switches in _HALT_MISTAKES:
-            torch.manual_seed(seed)
-            try:
-                wrong = _decide(model, *args, **switches)
-            except RuntimeError:  # a mistake that cannot run on these inputs (randint(2, 2))
-                continue
-            if torch.equal(got, wrong):
+            if all(_reproduces(switches, *record) for record in seen):
                 raise Mismatch(hint)
         raise Mismatch("the halting decision differs from HRM.halt_decision's on the same random draws")
 
-    return run_check("6.1", fn, _reference_halt, trial, trials=30)
+    return run_check("6.1", fn, _reference_halt, trial, trials=24)
+
+
+def _reproduces(switches: dict, model: HRM, args: tuple, seed: int, got: torch.Tensor) -> bool:
+    """Does the mistake described by `switches` give the student's answer on this trial?"""
+    torch.manual_seed(seed)
+    try:
+        return torch.equal(got, _decide(model, *args, **switches))
+    except RuntimeError:  # a mistake that cannot run on these inputs (randint(2, 2))
+        return False
 
 
 # --------------------------------------------------------------------------- 6.2 the two Q targets
@@ -144,6 +174,11 @@ def _target_inputs(rng: np.random.Generator):
     almost = 2  # a row right but for one scored cell
     labels[almost] = logits[almost].argmax(-1)
     labels[almost, -1] = (labels[almost, -1] + 1) % V
+    close = 3  # a right row by a narrow margin: argmax right, the label's probability well below one half
+    labels[close] = torch.from_numpy(rng.integers(0, V, size=S))
+    logits[close] = torch.from_numpy(rng.normal(0, 0.1, size=(S, V))).float()
+    logits[close].scatter_(-1, labels[close].unsqueeze(-1), logits[close].max(-1, keepdim=True).values + 0.05)
+    labels[4] = IGNORE_LABEL_ID  # a row with no scored cell: nothing in it is wrong
     next_halt = torch.from_numpy(rng.normal(0, 2, size=B)).float()
     next_continue = torch.from_numpy(rng.normal(0, 2, size=B)).float()
     is_last = torch.from_numpy(rng.random(B) < 0.4)
@@ -159,10 +194,19 @@ def check_q_targets(fn: Callable) -> Callable:
         args = _target_inputs(rng)
         logits, labels, next_halt, next_continue, is_last = args
         want_halt, want_continue = _reference_targets(*args)
-        got = student(*(a.clone() for a in args))
+        given = tuple(a.clone() for a in args)
+        got = student(*given)
+        if not all(torch.equal(a, b) for a, b in zip(given, args)):
+            raise Mismatch("your function changed its inputs in place (labels, logits or the next Q values): "
+                           "leave them as they are")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise Mismatch("q_targets should return a tuple (halt_target, continue_target)")
-        halt, cont = (torch.as_tensor(g).detach() for g in got)
+        for name, value in zip(("halt_target", "continue_target"), got):
+            if not torch.is_tensor(value) or not value.dtype.is_floating_point:
+                found = value.dtype if torch.is_tensor(value) else type(value).__name__
+                raise Mismatch(f"{name} should be a float tensor (.float()): binary cross-entropy needs float "
+                               f"targets, got {found}")
+        halt, cont = (g.detach() for g in got)
         B = labels.shape[0]
         for name, value in (("halt_target", halt), ("continue_target", cont)):
             if tuple(value.shape) != (B,):
@@ -171,12 +215,20 @@ def check_q_targets(fn: Callable) -> Callable:
             preds = logits.argmax(-1)
             scored = labels != IGNORE_LABEL_ID
             cells = ((preds == labels) & scored).sum(-1) / scored.sum(-1).clamp_min(1)
-            if torch.allclose(halt.float(), cells, atol=1e-5):
+            some = scored.any(-1)  # rows with a scored cell (a fraction is 0/0 on the others)
+            if torch.allclose(halt[some].float(), cells[some], atol=1e-5):
                 raise Mismatch("the halt target is 1 where the WHOLE answer is right and 0 otherwise, not the "
                                "fraction of right cells")
             if torch.equal(halt.float(), (preds == labels).all(-1).float()):
                 raise Mismatch(f"cells labelled IGNORE_LABEL_ID ({IGNORE_LABEL_ID}) are not scored: a row whose "
                                "scored cells are all right is right")
+            probable = torch.softmax(logits, -1).gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1) > 0.5
+            if torch.equal(halt.float(), (probable | ~scored).all(-1).float()):
+                raise Mismatch("right means the argmax of the logits equals the label (the answer the model "
+                               "writes), not a probability above one half")
+            no_scored = ~scored.any(-1)
+            if bool(no_scored.any()) and torch.equal(halt[~no_scored].float(), want_halt[~no_scored]):
+                raise Mismatch("a row with no scored cell counts as right: nothing in it is wrong")
             raise Mismatch("the halt target differs: 1.0 where every scored cell's argmax is its label, else 0.0")
         if not torch.allclose(cont.float(), want_continue, atol=1e-6):
             best = torch.maximum(next_halt, next_continue)
@@ -211,6 +263,7 @@ def _loss_inputs(rng: np.random.Generator, with_target: bool):
     ignored = torch.zeros(B, S, dtype=torch.bool)
     for b in range(B):  # rows with different numbers of scored cells: the per-row mean matters
         ignored[b, : int(rng.integers(0, S - 1))] = True
+    ignored[-1] = True  # a puzzle with no scored cell at all (padding only)
     labels = labels.masked_fill(ignored, IGNORE_LABEL_ID)
     outputs = {"logits": logits, "q_halt_logits": torch.from_numpy(rng.normal(0, 2, size=B)).float(),
                "q_continue_logits": torch.from_numpy(rng.normal(0, 2, size=B)).float()}
@@ -220,7 +273,7 @@ def _loss_inputs(rng: np.random.Generator, with_target: bool):
 
 
 def _loss_variant(outputs, labels, *, ce=stablemax_cross_entropy, per_row=True, weight=0.5, continue_term=True,
-                  halt_target="exact"):
+                  halt_target="exact", reduction="mean", continue_weight=None):
     """act_loss with one switch per mistake."""
     logits = outputs["logits"]
     mask = labels != IGNORE_LABEL_ID
@@ -234,12 +287,17 @@ def _loss_variant(outputs, labels, *, ce=stablemax_cross_entropy, per_row=True, 
     preds = logits.argmax(-1)
     if halt_target == "exact":
         target = sequence_correct(preds, labels).float()
+    elif halt_target == "unmasked":
+        target = (preds == labels).all(-1).float()
     else:
         target = (((preds == labels) & mask).sum(-1) / mask.sum(-1).clamp_min(1)).float()
-    q = F.binary_cross_entropy_with_logits(outputs["q_halt_logits"], target)
+    q = F.binary_cross_entropy_with_logits(outputs["q_halt_logits"], target, reduction=reduction)
+    loss = lm.float() + weight * q
     if continue_term and "target_q_continue" in outputs:
-        q = q + F.binary_cross_entropy_with_logits(outputs["q_continue_logits"], outputs["target_q_continue"])
-    return lm.float() + weight * q
+        cont = F.binary_cross_entropy_with_logits(outputs["q_continue_logits"], outputs["target_q_continue"],
+                                                  reduction=reduction)
+        loss = loss + (weight if continue_weight is None else continue_weight) * cont
+    return loss
 
 
 _LOSS_MISTAKES = [
@@ -255,6 +313,12 @@ _LOSS_MISTAKES = [
      "cross-entropy with q_continue_logits", dict(continue_term=False)),
     ("the halt target is 1 where the WHOLE answer is right, not the fraction of right cells",
      dict(halt_target="cells")),
+    (f"in the halt target, cells labelled IGNORE_LABEL_ID ({IGNORE_LABEL_ID}) are not scored: a row whose "
+     "scored cells are all right is right", dict(halt_target="unmasked")),
+    ("average the binary cross-entropies over the batch (reduction='mean', the default), as the lm term is",
+     dict(reduction="sum")),
+    ("both Q terms are weighted by one half: lm + 0.5 (halt + continue), not lm + 0.5 halt + continue",
+     dict(continue_weight=1.0)),
 ]
 
 
@@ -266,15 +330,19 @@ def check_act_loss(fn: Callable) -> Callable:
         outputs, labels = _loss_inputs(rng, with_target)
         leaves = {k: v.clone().requires_grad_(k != "target_q_continue") for k, v in outputs.items()}
         want = _reference_loss(leaves, labels)
-        want_grads = torch.autograd.grad(want, [leaves["logits"], leaves["q_halt_logits"]])
+        graded = ["logits", "q_halt_logits"] + (["q_continue_logits"] if with_target else [])
+        want_grads = torch.autograd.grad(want, [leaves[n] for n in graded])
         mine = {k: v.clone().requires_grad_(k != "target_q_continue") for k, v in outputs.items()}
+        given_labels = labels.clone()
         try:
-            got = student(mine, labels.clone())
+            got = student(mine, given_labels)
         except KeyError as error:
             if "target_q_continue" in str(error):
                 raise Mismatch("outputs hold 'target_q_continue' only in training with more than one segment; "
                                "without it there is no continue loss") from None
             raise
+        if not torch.equal(given_labels, labels) or not all(torch.equal(mine[k].detach(), outputs[k]) for k in outputs):
+            raise Mismatch("your function changed its inputs in place (labels or the outputs): leave them as they are")
         if not torch.is_tensor(got):
             raise Mismatch(f"act_loss should return the loss as a tensor (to call backward on), got "
                            f"{type(got).__name__}")
@@ -283,14 +351,18 @@ def check_act_loss(fn: Callable) -> Callable:
         if not got.requires_grad:
             raise Mismatch("the loss has no gradient: build it from the outputs with torch operations "
                            "(no .item(), no .detach())")
+        if bool(torch.isnan(got.detach()).any()):
+            raise Mismatch("the loss is NaN: a puzzle with no scored cell (padding only) divides 0 by 0; divide "
+                           "each puzzle's sum by max(its number of scored cells, 1)")
         if not torch.allclose(got.detach().reshape(()).double(), want.detach().double(), rtol=1e-4, atol=1e-5):
             for hint, switches in _LOSS_MISTAKES:
                 if torch.allclose(got.detach().reshape(()).double(), _loss_variant(outputs, labels, **switches).double(),
                                   rtol=1e-4, atol=1e-5):
                     raise Mismatch(hint)
             raise Mismatch("the loss differs from act_loss's lm + 0.5 (halt + continue)")
-        grads = torch.autograd.grad(got.reshape(()), [mine["logits"], mine["q_halt_logits"]], allow_unused=True)
-        for name, g, w in zip(("logits", "q_halt_logits"), grads, want_grads):
+        names = ["logits", "q_halt_logits"] + (["q_continue_logits"] if "target_q_continue" in outputs else [])
+        grads = torch.autograd.grad(got.reshape(()), [mine[n] for n in names], allow_unused=True)
+        for name, g, w in zip(names, grads, want_grads):
             if g is None or not torch.allclose(g, w, rtol=1e-3, atol=1e-6):
                 raise Mismatch(f"the loss's value is right but its gradient with respect to {name} is not: "
                                "compute it from the outputs, not from detached copies")

@@ -22,7 +22,8 @@ def _loop(model, inputs, max_segments, *, evaluation=True, pass_limit=True, rule
     for m in range(1, max_segments + 1):
         carry, out = model(carry, batch, max_steps=max_segments) if pass_limit else model(carry, batch)
         q_h, q_c = out["q_halt_logits"], out["q_continue_logits"]
-        says = {"model": model.q_says_halt(q_h, q_c), "zero": q_h > 0, "never": torch.zeros_like(done)}[rule]
+        says = {"model": model.q_says_halt(q_h, q_c), "zero": q_h > 0, "never": torch.zeros_like(done),
+                ">=": q_h >= q_c, "compare": q_h > q_c}[rule]
         stops = (says | (m == max_segments)) if forced else says
         if first:
             stops = stops & ~done
@@ -79,33 +80,11 @@ def solve_zero_based(model, inputs, max_segments):
 
 
 def solve_ties_halt(model, inputs, max_segments):  # >=: a fresh Q head (-5, -5) stops everything at once
-    was_training = model.training
-    model.eval()
-    batch = {"inputs": inputs}
-    carry = model.initial_carry(batch)
-    answers, segments = torch.zeros_like(inputs), torch.zeros(inputs.shape[0], dtype=torch.long)
-    for m in range(1, max_segments + 1):
-        carry, out = model(carry, batch, max_steps=max_segments)
-        stops = (segments == 0) & ((out["q_halt_logits"] >= out["q_continue_logits"]) | (m == max_segments))
-        answers = torch.where(stops.unsqueeze(-1), out["logits"].argmax(-1), answers)
-        segments = torch.where(stops, torch.full_like(segments, m), segments)
-    model.train(was_training)
-    return answers, segments
+    return _loop(model, inputs, max_segments, rule=">=")
 
 
 def solve_hard_coded_rule(model, inputs, max_segments):  # HRM's rule written out: wrong for act_continue=False
-    was_training = model.training
-    model.eval()
-    batch = {"inputs": inputs}
-    carry = model.initial_carry(batch)
-    answers, segments = torch.zeros_like(inputs), torch.zeros(inputs.shape[0], dtype=torch.long)
-    for m in range(1, max_segments + 1):
-        carry, out = model(carry, batch, max_steps=max_segments)
-        stops = (segments == 0) & ((out["q_halt_logits"] > out["q_continue_logits"]) | (m == max_segments))
-        answers = torch.where(stops.unsqueeze(-1), out["logits"].argmax(-1), answers)
-        segments = torch.where(stops, torch.full_like(segments, m), segments)
-    model.train(was_training)
-    return answers, segments
+    return _loop(model, inputs, max_segments, rule="compare")
 
 
 def solve_mode_not_restored(model, inputs, max_segments):

@@ -30,6 +30,7 @@ from hrm_minimal.checks import PASSED, RESULTS_ENV, STRICT_ENV
 from hrm_minimal.checks.registry import exercises
 
 MISSING = "missing"  # the notebook never ran the exercise's checker
+CANNOT_GRADE = "cannot grade"  # the notebook could not be read or graded at all
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]
 
 
@@ -105,7 +106,7 @@ def find_notebooks(paths: list[str]) -> list[tuple[str, Path]]:
     for name in paths:
         root = Path(name)
         if root.is_dir():
-            for path in sorted(root.rglob("*.ipynb")):
+            for path in sorted(p for p in root.rglob("*") if p.suffix.lower() == ".ipynb" and p.is_file()):
                 if ".ipynb_checkpoints" in path.parts:
                     continue
                 relative = path.relative_to(root)
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="folder for gradebook.csv and summary.md (default grades/ "
                                                      "when a folder or several notebooks are graded)")
     parser.add_argument("--json", metavar="FILE", help="also write all results to this JSON file")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="draw the checkers' trials with this seed (default: new random trials each run)")
     parser.add_argument("--execute", action="store_true", help="run each notebook top to bottom instead")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel for --execute (default python3)")
     args = parser.parse_args(argv)
@@ -162,26 +165,42 @@ def main(argv: list[str] | None = None) -> int:
 
     many = len(notebooks) > 1 or any(Path(p).is_dir() for p in args.paths)
     show_tables = len(notebooks) <= 10
-    all_ok, everything, records = True, {}, []
-    for student, path in tqdm(notebooks, desc="grading", unit="notebook", disable=not many, leave=False):
+    # Every notebook is read before any student's code runs, so none can change another's submission.
+    from hrm_minimal.grader import read_notebook
+
+    read = []
+    for student, path in notebooks:
         try:
+            read.append((student, path, read_notebook(path), None))
+        except ValueError as error:
+            read.append((student, path, None, error))
+    all_ok, everything, records = True, {}, []
+    for student, path, nb, error in tqdm(read, desc="grading", unit="notebook", disable=not many, leave=False):
+        try:
+            if error is not None:
+                raise error
             if args.execute:
+                from hrm_minimal.grader import find_lesson
+
+                lesson = find_lesson(nb, path, args.lesson)
                 results, expected, errors, stopped = run_notebook(path, timeout=int(args.timeout or 120),
                                                                   kernel=args.kernel)
                 rows = [(name, status, results.get(name, {}).get("hint", "")) for name, status in
                         grade_table(results, expected)]
-                from hrm_minimal.grader import find_lesson, read_notebook
-
-                lesson = find_lesson(read_notebook(path), path, args.lesson)
                 note = f"  ({errors} cell(s) raised{'; stopped early, ' + stopped if stopped else ''})"
                 all_ok &= errors == 0 and not stopped
             else:
-                grade = grade_notebook(path, lesson=args.lesson, timeout=args.timeout or 60.0)
+                grade = grade_notebook(path, lesson=args.lesson, timeout=args.timeout or 60.0, nb=nb, seed=args.seed)
                 lesson, rows, note = grade.lesson, [(r.exercise, r.status, r.hint) for r in grade.rows], ""
-        except ValueError as error:
-            print(f"{path}: cannot grade ({error})")
+        except Exception as error:  # one notebook never stops the class
+            from hrm_minimal.grader import clean_hint
+
+            why = clean_hint(f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error))
+            print(f"{path}: cannot grade ({why})")
             all_ok = False
-            everything[str(path)] = {"student": student, "error": str(error)}
+            everything[str(path)] = {"student": student, "error": why}
+            records.append({"student": student, "notebook": str(path), "lesson": "?", "exercise": "-",
+                            "status": CANNOT_GRADE, "hint": why})
             continue
         if show_tables:
             print(format_table(f"{path}{note}", [(name, status) for name, status, _ in rows]))

@@ -334,7 +334,8 @@ def train(cfg: TrainConfig) -> dict:
             if float(metrics["count"]) > 0:
                 record["train_exact"] = float(metrics["exact_accuracy"])
                 record["train_accuracy"] = float(metrics["accuracy"])
-            bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record.get('train_exact', float('nan')):.2f}")
+            bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record.get('train_exact', float('nan')):.2f}",
+                            refresh=False)  # drawn at tqdm's own pace, not once a step
             if test_set is not None and (step % cfg.eval_every == 0 or step == cfg.max_steps):
                 evaluate_into(record)
             history.append(record)

@@ -28,7 +28,7 @@ def _notebook(path, *sources, exercises=("0.1",)):
 
 @pytest.mark.parametrize("name,build,statuses,hints", grading_gallery.GALLERY, ids=[g[0] for g in grading_gallery.GALLERY])
 def test_each_gallery_notebook_gets_its_grade(tmp_path, name, build, statuses, hints):
-    result = grader.grade_notebook(build(tmp_path), timeout=3 if name == "infinite loop" else 60)
+    result = grader.grade_notebook(build(tmp_path), timeout=3 if name == "infinite loop" else 60, seed=0)
     assert {row.exercise: row.status for row in result.rows} == statuses
     for row in result.rows:
         if row.exercise in hints:
@@ -71,7 +71,7 @@ def test_grading_a_class_writes_a_gradebook_and_a_summary(tmp_path, capsys):
         folder.mkdir(parents=True)
         build(folder)
     out = tmp_path / "grades"
-    assert grade.main([str(tmp_path / "submitted"), "--out", str(out)]) == 1
+    assert grade.main([str(tmp_path / "submitted"), "--out", str(out), "--seed", "0"]) == 1
     rows = list(csv.DictReader((out / "gradebook.csv").open()))
     assert {r["student"] for r in rows} == {"alice", "bob", "carol"} and len(rows) == 12
     assert {(r["student"], r["exercise"], r["status"]) for r in rows if r["status"] != "passed"} == {
@@ -84,7 +84,7 @@ def test_grading_a_class_writes_a_gradebook_and_a_summary(tmp_path, capsys):
 
 def test_one_notebook_prints_its_table_and_hints(tmp_path, capsys):
     path = grading_gallery.one_wrong(tmp_path)
-    assert grade.main([str(path)]) == 1
+    assert grade.main([str(path), "--seed", "0"]) == 1
     out = capsys.readouterr().out
     assert "1.2       failed" in out and "3/4 passed" in out and "1.2: some digits are wrong" in out
     assert not (tmp_path / "grades").exists()
@@ -98,7 +98,7 @@ def test_a_notebook_that_cannot_be_graded_is_reported_and_the_others_graded(tmp_
     grading_gallery.solved("00_setup")(tmp_path)
     assert grade.main([str(tmp_path), "--out", str(tmp_path / "g")]) == 1
     out = capsys.readouterr().out
-    assert "broken.ipynb: cannot grade" in out and "| 0.1 | 1/1 |" in out
+    assert "broken.ipynb: cannot grade" in out and "| 0.1 | 1/1 |" in out and "| - | 0/1 | cannot grade 1 |" in out
 
 
 def test_a_folder_without_notebooks_is_a_usage_error(tmp_path):
@@ -154,3 +154,66 @@ def test_the_class_benchmark_grades_its_class_right(repo_root, tmp_path):
                           "--out", str(tmp_path / "class")], capture_output=True, text=True, check=True)
     assert "students with a failed exercise: 2 (expected 2, right)" in run.stdout
     assert run.stdout.strip().splitlines()[-1].endswith("notebooks per minute")
+
+
+# --------------------------------------------------------------------------- the channel from the child
+
+
+def _fake_child(behaviour):
+    """A stand-in for grader._child that misbehaves on the grader's channel (run in the forked child)."""
+    def child(lesson, work, conn, seed):
+        import os
+        import pickle
+        import struct
+        import subprocess
+        import sys
+        import time
+
+        os.setsid()
+        first = work[0][0].id
+        if behaviour == "forged":  # a result before its exercise started
+            grader._send(conn, "result", first, "passed", "")
+        elif behaviour == "pickle":  # a pickled object where JSON belongs
+            payload = pickle.dumps(("result", first, "passed", ""))
+            os.write(conn.fileno(), struct.pack("!i", len(payload)) + payload)
+        elif behaviour == "half":  # half a message, then silence
+            grader._send(conn, "start", first)
+            os.write(conn.fileno(), struct.pack("!i", 100) + b'["res')
+            time.sleep(30)
+        elif behaviour == "restarts":  # "start" again and again, to reset the time limit
+            for _ in range(30):
+                grader._send(conn, "start", first)
+                time.sleep(1)
+        elif behaviour == "exits":
+            grader._send(conn, "start", first)
+            os._exit(3)
+        elif behaviour == "leaves a process":
+            grader._send(conn, "start", first)
+            subprocess.Popen([sys.executable, "-c", f"import time; time.sleep(2); open({str(LEFT)!r}, 'w')"])
+            time.sleep(30)
+    return child
+
+
+LEFT = None
+
+
+@pytest.mark.parametrize("behaviour,status", [("forged", "tampering"), ("pickle", "tampering"), ("half", "timed out"),
+                                              ("restarts", "tampering"), ("exits", "failed"),
+                                              ("leaves a process", "timed out")])
+def test_the_grader_trusts_nothing_but_well_formed_messages_in_order(tmp_path, monkeypatch, behaviour, status):
+    global LEFT
+    LEFT = tmp_path / "left-behind"
+    monkeypatch.setattr(grader, "_child", _fake_child(behaviour))
+    path = grading_gallery.solved("00_setup")(tmp_path)
+    start = __import__("time").monotonic()
+    result = grader.grade_notebook(path, timeout=2)
+    assert [row.status for row in result.rows] == [status]
+    assert __import__("time").monotonic() - start < 10, "a child cannot hold the grader past its limits"
+    if behaviour == "leaves a process":
+        __import__("time").sleep(3)
+        assert not LEFT.exists(), "what the child started dies with it"
+
+
+def test_hints_are_one_short_printable_line():
+    row = grader.Row("1.1", "failed", "\x1b[2K\x1b[1Aall passed\n" + "x" * 5000)
+    assert row.hint.startswith("all passed xxx") and len(row.hint) == grader.MAX_HINT and "\x1b" not in row.hint

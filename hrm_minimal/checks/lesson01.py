@@ -71,6 +71,7 @@ def check_decode_sudoku(fn: Callable[[Any], str]) -> Callable[[Any], str]:
             raise Mismatch("your function changed the tokens it was given in place; leave them as they are")
         if not isinstance(got, str):
             raise Mismatch(f"decode_sudoku should return a str, got {type(got).__name__}")
+        got = str.__str__(got)  # a plain str: a subclass's own comparisons do not count
         if len(got) != len(text):
             raise Mismatch(f"on a {n}x{n} puzzle the string has {len(got)} characters, expected one per cell")
         if [c == "." for c in got] != [c == "." for c in text]:
@@ -144,6 +145,7 @@ def check_exact_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> C
         if not isinstance(got, float):
             kind = "a 0-dim tensor" if torch.is_tensor(got) else type(got).__name__
             raise Mismatch(f"return a Python float (.item() on a tensor), as the exercise says, not {kind}")
+        got = float.__float__(got)  # a plain float: a subclass's own arithmetic does not count
         if abs(got - want) <= 1e-6:
             return
         mask = labels != IGNORE_LABEL_ID

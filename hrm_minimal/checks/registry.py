@@ -13,20 +13,21 @@ REGISTRY_FILE = Path(__file__).with_name("exercises.json")
 
 # Names whose use inside an exercise cell means the exercise calls the package (or a library) to do
 # itself: imported from hrm_minimal under any alias, or reached as an attribute (`model.refill`).
-# "call:NAME" forbids calling the argument NAME directly (`inner(carry, batch)` is the segment).
+# "call:NAME" forbids calling the argument NAME directly (`inner(carry, batch)` is the segment);
+# "NAME.ATTR" forbids that attribute of the argument NAME (`inner.forward`).
 REFERENCES: dict[str, tuple[str, ...]] = {
     "0.1": ("count_parameters",),
     "1.1": ("encode_sudoku",),
     "1.2": ("decode_sudoku",),
-    "1.3": ("permute_digits", "augment_batch"),
+    "1.3": ("permute_digits", "augment_batch", "digit_token_map"),
     "1.4": ("exact_accuracy", "sequence_correct"),
-    "2.1": ("rms_norm", "RMSNorm"),
-    "2.2": ("swiglu", "SwiGLU"),
-    "2.3": ("apply_rotary",),
+    "2.1": ("rms_norm", "RMSNorm", "TransformerBlock"),
+    "2.2": ("swiglu", "SwiGLU", "TransformerBlock"),
+    "2.3": ("apply_rotary", "TransformerBlock", "Attention"),
     "2.4": ("post_norm_block", "TransformerBlock"),
     "3.1": ("_flat_segment",),
-    "3.2": ("segment", "forward", "call:inner"),
-    "4.1": ("segment", "forward", "call:inner"),
+    "3.2": ("segment", "inner.forward", "call:inner"),
+    "4.1": ("segment", "inner.forward", "call:inner"),
     "4.2": ("saved_tensor_bytes", "graph_saved_bytes"),
     "5.1": ("train_step",),
     "5.2": ("refill", "_refill", "reset_carry"),

@@ -35,7 +35,15 @@ class HRMConfig:
     # updates one state z_L <- f_L(z_L + x), H_cycles * (L_cycles + 1) times per segment (as many module calls
     # as HRM makes, so the same compute when H_layers == L_layers), one-step gradient on its last call; the
     # heads read z_L and z_H is unused.
+    # "trm": a Tiny Recursive Model (Jolicoeur-Martineau 2025), for comparison: ONE module (L's, L_layers
+    # blocks) updates the latent z (z_L) from x, the answer y (z_H) and z, L_cycles times, then the answer
+    # from y and z, H_cycles times a segment; the whole last cycle (L_cycles + 1 calls) with gradient, the
+    # others without; the heads read y. TRM itself also halts without the continue value
+    # (act_continue=False) and averages its weights (TrainConfig.ema); see hrm_minimal/variants.py.
     architecture: str = "hrm"
+    # "learned": the Q head decides when a puzzle halts in training (HRM's ACT). "fixed": every puzzle runs
+    # halt_max_steps segments in training too, the Q head is neither used nor trained (an ablation).
+    halting: str = "learned"
 
     def __post_init__(self) -> None:
         if self.puzzle_emb_ndim is None:
@@ -78,8 +86,10 @@ class HRMConfig:
                              "(rotary embeddings rotate pairs of channels)")
         if self.pos_encodings not in ("rope", "learned"):
             raise ValueError(f"HRMConfig.pos_encodings must be 'rope' or 'learned', got {self.pos_encodings!r}")
-        if self.architecture not in ("hrm", "flat"):
-            raise ValueError(f"HRMConfig.architecture must be 'hrm' or 'flat', got {self.architecture!r}")
+        if self.architecture not in ("hrm", "flat", "trm"):
+            raise ValueError(f"HRMConfig.architecture must be 'hrm', 'flat' or 'trm', got {self.architecture!r}")
+        if self.halting not in ("learned", "fixed"):
+            raise ValueError(f"HRMConfig.halting must be 'learned' or 'fixed', got {self.halting!r}")
         for name in ["one_step_grad", "act_continue"]:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"HRMConfig.{name} must be a bool, got {getattr(self, name)!r}")

@@ -106,7 +106,7 @@ class HRMInner(nn.Module):
         else:  # "learned": one trained vector per position, added to the input embedding
             self.embed_pos = nn.Embedding(config.total_len, D)
             trunc_normal_init_(self.embed_pos.weight, std=1.0 / math.sqrt(D))
-        # The flat model (architecture="flat", for comparison only) has no H module.
+        # The flat and TRM models (architecture="flat" / "trm", for comparison only) have no H module.
         self.H_level = ReasoningModule(config, config.H_layers) if config.architecture == "hrm" else None
         self.L_level = ReasoningModule(config, config.L_layers)
         self.lm_head = lecun_linear(D, config.vocab_size)
@@ -158,6 +158,18 @@ class HRMInner(nn.Module):
                 z_L = self.L_level(z_L, x, cos_sin)
         return z_L
 
+    def _trm_segment(self, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor, cos_sin):
+        """TRM's segment with its names (y = z_H, the answer; z = z_L, the latent) and ONE network: per
+        cycle, z <- net(z + y + x) L_cycles times, then y <- net(y + z); gradient through the whole last
+        cycle, none through the others. Returns (y, z) in the (z_H, z_L) order of `segment`."""
+        cfg = self.config
+        for h in range(cfg.H_cycles):
+            with nullcontext() if h == cfg.H_cycles - 1 else torch.no_grad():
+                for _ in range(cfg.L_cycles):
+                    z = self.L_level(z, y + x, cos_sin)  # latent step: reads the puzzle, the answer, itself
+                y = self.L_level(y, z, cos_sin)  # answer step: the same network, without x
+        return y, z
+
     def segment(self, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor, cos_sin):
         """The recurrence of one segment on states (B, P+S, D) and input embeddings x: new (z_H, z_L).
 
@@ -167,6 +179,8 @@ class HRMInner(nn.Module):
         cfg = self.config
         if cfg.architecture == "flat":
             return z_H, self._flat_segment(z_L, x, cos_sin)
+        if cfg.architecture == "trm":
+            return self._trm_segment(z_H, z_L, x, cos_sin)
         for h in range(cfg.H_cycles):
             for l in range(cfg.L_cycles):
                 with self._grad_window(h == cfg.H_cycles - 1 and l == cfg.L_cycles - 1):
@@ -284,7 +298,7 @@ class HRM(nn.Module):
         with torch.no_grad():
             steps = steps + 1
             halted = self.halt_decision(steps, q_halt, q_continue, limit, generator)
-            if self.training and limit > 1 and self.config.act_continue:
+            if self.training and limit > 1 and self.config.act_continue and self.config.halting == "learned":
                 # Q-learning target for "continue" from one extra no-grad segment on the new carry.
                 _, _, (next_halt, next_continue) = self.inner(inner_carry, data)
                 outputs["target_q_continue"] = q_continue_target(next_halt, next_continue, steps >= limit)
@@ -294,12 +308,12 @@ class HRM(nn.Module):
                       generator: torch.Generator | None = None) -> torch.Tensor:
         """(B,) bool: which slots stop after the segment that brought them to `steps` segments.
 
-        Every slot stops at `limit`. In training (and with limit > 1) a slot also stops where the Q head
-        says so, except that with probability halt_exploration_prob a slot must first reach a minimum
-        drawn uniformly from {2..limit} (exploration). Evaluation ignores the Q head.
+        Every slot stops at `limit`. In training (with limit > 1 and halting="learned") a slot also stops
+        where the Q head says so, except that with probability halt_exploration_prob a slot must first
+        reach a minimum drawn uniformly from {2..limit} (exploration). Evaluation ignores the Q head.
         """
         halted = steps >= limit  # (B,)
-        if self.training and limit > 1:
+        if self.training and limit > 1 and self.config.halting == "learned":
             halted = halted | self.q_says_halt(q_halt, q_continue)
             B, device = steps.shape[0], q_halt.device
             explore = torch.rand(B, device=device, generator=generator) < self.config.halt_exploration_prob

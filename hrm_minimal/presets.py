@@ -21,6 +21,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # learn?").
     "cpu-small": dict(hidden_size=64, num_heads=2, expansion=4.0, H_layers=2, L_layers=2,
                       H_cycles=2, L_cycles=2, halt_max_steps=4, halt_exploration_prob=0.1),
+    # The TRM paper's Sudoku model (TinyRecursiveModels config/arch/trm.yaml, attention version): one
+    # 2-block network, T = H_cycles = 3 cycles of n = L_cycles = 6 latent steps and one answer step,
+    # halting without the continue value. 6,828,034 parameters on Sudoku, as TRM's code gives.
+    "trm-paper": dict(hidden_size=512, num_heads=8, expansion=4.0, H_layers=1, L_layers=2, H_cycles=3,
+                      L_cycles=6, halt_max_steps=16, halt_exploration_prob=0.1, architecture="trm",
+                      act_continue=False),
     # A Colab T4 "bigger run" (9x9 Sudoku subsets) in 10-20 minutes.
     "gpu-small": dict(hidden_size=256, num_heads=4, expansion=4.0, H_layers=2, L_layers=2,
                       H_cycles=2, L_cycles=2, halt_max_steps=8, halt_exploration_prob=0.1),

@@ -85,6 +85,9 @@ def trace_segments(model: HRM, batch: dict, segments: int) -> Trace:
     """Run `segments` segments of `model` on `batch` from a fresh carry and record every module call."""
     if not isinstance(model, HRM):
         raise TypeError(f"trace_segments expects an hrm_minimal.model.HRM, got {type(model).__name__}")
+    if model.config.architecture == "trm":
+        raise ValueError("trace_segments reads HRM's and the flat model's calls; the TRM-style model "
+                         "(architecture='trm') calls one module for both of its steps and is not traced yet")
     if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
         raise ValueError(f"segments must be a positive int, got {segments!r}")
     inner = model.inner

@@ -25,7 +25,7 @@ from hrm_minimal.config import HRMConfig
 from hrm_minimal.data import PuzzleSet, TrainBatches, load_csv, load_task
 from hrm_minimal.ema import WeightAverage, check_decay
 from hrm_minimal.evaluate import evaluate, load_model
-from hrm_minimal.losses import act_loss
+from hrm_minimal.losses import Q_LOSS_WEIGHT, act_loss
 from hrm_minimal.model import HRM, ACTCarry
 from hrm_minimal.optim import AdamATan2, SignSGD, lr_at, set_lr
 from hrm_minimal.presets import get_preset
@@ -229,8 +229,10 @@ def train_step(model: HRM, carry: ACTCarry, batch: dict, opt: torch.optim.Optimi
     """
     with precision if precision is not None else nullcontext():
         new_carry, outputs = model(carry, batch)
+        # With halting="fixed" the Q head plays no part, so it is not trained either.
+        q_weight = 0.0 if model.config.halting == "fixed" else Q_LOSS_WEIGHT
         loss, metrics = act_loss(outputs, new_carry.current_data["labels"], halted=new_carry.halted,
-                                 steps=new_carry.steps, loss_type=loss_type)
+                                 steps=new_carry.steps, loss_type=loss_type, q_loss_weight=q_weight)
     loss.backward()
     opt.step()
     opt.zero_grad(set_to_none=True)

@@ -335,7 +335,7 @@ def test_flat_model_runs_through_the_act_wrapper_and_hrm_stays_the_default():
     ("num_heads", 0), ("halt_max_steps", 0), ("vocab_size", 0), ("seq_len", 0),
     ("halt_exploration_prob", 1.5), ("halt_exploration_prob", -0.1), ("expansion", 0.0),
     ("num_puzzle_identifiers", 0), ("puzzle_emb_ndim", -1), ("rms_norm_eps", 0.0),
-    ("swiglu_multiple", 0), ("pos_encodings", "sinusoidal"), ("architecture", "trm")])
+    ("swiglu_multiple", 0), ("pos_encodings", "sinusoidal"), ("architecture", "tiny"), ("halting", "sometimes")])
 def test_bad_config_values_name_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         tiny_config(**{field: value})

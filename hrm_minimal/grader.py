@@ -51,7 +51,7 @@ ALLOWED_IMPORTS = {"numpy", "torch", "math", "itertools", "functools", "collecti
                    "copy", "random", "__future__", "hrm_minimal"}
 _GRADING_MODULES = ("hrm_minimal.checks", "hrm_minimal.grade", "hrm_minimal.grader")
 # Attributes that reach the interpreter, the checkers or other modules (dunder attributes also count).
-_FORBIDDEN_ATTRIBUTES = {"sys", "os", "modules", "_getframe", "f_globals", "f_back", "f_locals", "f_code",
+_FORBIDDEN_ATTRIBUTES = {"sys", "os", "_getframe", "f_globals", "f_back", "f_locals", "f_code",
                          "gi_frame", "cr_frame", "tb_frame", "checks", "grader", "_exit", "kill", "system", "popen"}
 _ALLOWED_DUNDERS = {"__name__", "__doc__", "__init__"}
 # Names of builtins that run or reach code by name.

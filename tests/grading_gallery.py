@@ -228,11 +228,12 @@ def checker_cell_marked(folder):  # the student copied the exercise metadata ont
     return _write(nb, folder, L01)
 
 
-def honest_quirks(folder):  # %%time, prints, a variable named exit, odd spacing, no metadata
+def honest_quirks(folder):  # %%time, prints, a variable named exit, .modules(), odd spacing, no metadata
     nb = _solved()
     cell = _exercise_cell(nb, "1.1")
     cell.metadata.pop("exercise")
-    cell.source = ("%%time\nexit = '.'\nprint('encoding')\n\ndef  encode_sudoku (text):\n"
+    cell.source = ("%%time\nimport torch\nexit = '.'\nprint('encoding', len(list(torch.nn.Linear(2, 2).modules())))\n"
+                   "\ndef  encode_sudoku (text):\n"
                    "    print(text)\n    return np.array([1 if ch == exit else int(ch) + 1 for ch in text], dtype=np.int64)\n")
     return _write(nb, folder, L01)
 

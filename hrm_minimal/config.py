@@ -123,11 +123,15 @@ class HRMConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "HRMConfig":
-        """Rebuild a config from `to_dict()` output; unknown keys raise ValueError."""
+        """Rebuild a config from `to_dict()` output; unknown or missing keys raise ValueError."""
         if not isinstance(d, dict):
             raise TypeError(f"HRMConfig.from_dict expects a dict, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
+        fields = dataclasses.fields(cls)
+        known = {f.name for f in fields}
+        unknown = sorted(set(d) - known, key=str)
         if unknown:
             raise ValueError(f"HRMConfig.from_dict: unknown field(s) {unknown}; valid fields are {sorted(known)}")
+        missing = [f.name for f in fields if f.default is dataclasses.MISSING and f.name not in d]
+        if missing:
+            raise ValueError(f"HRMConfig.from_dict: missing field(s) {missing}")
         return cls(**d)

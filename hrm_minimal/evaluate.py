@@ -13,7 +13,7 @@ import sys
 import torch
 from tqdm.auto import tqdm
 
-from hrm_minimal.checkpoint import config_differences, load_checkpoint
+from hrm_minimal.checkpoint import config_differences, load_checkpoint, saved_model_config
 from hrm_minimal.config import HRMConfig
 from hrm_minimal.data import IGNORE_LABEL_ID, PuzzleSet, load_csv, load_task, make_loader, shipped_checkpoint
 from hrm_minimal.metrics import sequence_correct
@@ -158,27 +158,34 @@ def solve(model: HRM, inputs: torch.Tensor, max_steps: int | None = None) -> tup
 def load_model(path: str, device: torch.device | str = "cpu", expect: HRMConfig | None = None) -> tuple[HRM, dict]:
     """Rebuild the model saved in a checkpoint (weights_only load). Returns (model, checkpoint)."""
     ckpt = load_checkpoint(path, map_location=device)
-    config = HRMConfig.from_dict(ckpt["model_config"])
+    config = saved_model_config(ckpt, path)
     if expect is not None:
         diffs = config_differences(config.to_dict(), expect.to_dict())
         if diffs:
             raise ValueError(f"checkpoint {path} was made with another model config: " + "; ".join(diffs))
-    model = HRM(config)
     # A run that keeps a moving average of its weights (TrainConfig.ema) is evaluated with it.
-    weights = {**ckpt["model"], **ckpt["ema"]["average"]} if "ema" in ckpt else ckpt["model"]
+    weights = ckpt.get("model")
+    if "ema" in ckpt:
+        average = ckpt["ema"].get("average") if isinstance(ckpt["ema"], dict) else None
+        weights = {**weights, **average} if isinstance(weights, dict) and isinstance(average, dict) else None
+    if not isinstance(weights, dict) or not all(isinstance(w, torch.Tensor) for w in weights.values()):
+        raise ValueError(f"checkpoint {path} holds no model weights (a mapping of names to tensors)")
+    model = HRM(config)
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:
-        raise ValueError(f"checkpoint {path} does not match its own model config: {exc}") from exc
+        reason = " ".join(str(exc).split())  # torch lists the misfits over many lines
+        raise ValueError(f"checkpoint {path} does not match its own model config: {reason}") from None
     return model.to(device).eval(), ckpt
 
 
 def reading_segments(ckpt: dict) -> int:
     """Segments a saved model is meant to be read with: an exported model's card says; a training
     checkpoint's run may set `eval_max_steps`; otherwise the model's own `halt_max_steps`."""
-    card_segments = ckpt.get("card", {}).get("segments")
-    run_segments = (ckpt.get("train_config") or {}).get("eval_max_steps")
-    return int(card_segments or run_segments or ckpt["model_config"]["halt_max_steps"])
+    card, run = ckpt.get("card"), ckpt.get("train_config")
+    card_segments = card.get("segments") if isinstance(card, dict) else None
+    run_segments = run.get("eval_max_steps") if isinstance(run, dict) else None
+    return int(card_segments or run_segments or ckpt["model_config"].get("halt_max_steps", HRMConfig.halt_max_steps))
 
 
 def load_pretrained(name: str, device: torch.device | str = "cpu") -> tuple[HRM, dict]:
@@ -188,7 +195,8 @@ def load_pretrained(name: str, device: torch.device | str = "cpu") -> tuple[HRM,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m hrm_minimal.evaluate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m hrm_minimal.evaluate", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("checkpoint", help="a checkpoint.pt (or its run folder)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--task", default=None, help="shipped data set (default: the one the checkpoint was trained on)")
@@ -206,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         if a.data is not None:
             puzzles = load_csv(a.data)
         else:
-            puzzles = load_task(a.task or ckpt["data"]["name"], a.split)
+            data = ckpt.get("data")
+            task = a.task or (data.get("name") if isinstance(data, dict) else None)
+            if not isinstance(task, str):
+                raise ValueError(f"checkpoint {a.checkpoint} does not name its data set; pass --task or --data")
+            puzzles = load_task(task, a.split)
         check_data_matches(model.config, puzzles, where=f"checkpoint {a.checkpoint}")
         r = evaluate(model, puzzles, batch_size=a.batch_size, device=device, limit=a.limit,
                      max_steps=a.max_steps or reading_segments(ckpt))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import reprlib
 from pathlib import Path
 
 import numpy as np
@@ -29,37 +30,65 @@ class CSVFormatError(ValueError):
 # ---------------------------------------------------------------------------------------------
 # Reading rows
 # ---------------------------------------------------------------------------------------------
-def _read_rows(path, limit: int | None) -> tuple[list[int], list[str], list[str], list[str], np.ndarray]:
-    """(line numbers, sources, questions, answers, ratings) of a CSV with the public header."""
+def _not_utf8(path) -> CSVFormatError:
+    """The error for a file that is not UTF-8 text, naming its first line that is not."""
+    with open(path, "rb") as f:
+        for line, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return CSVFormatError(path, line, f"not UTF-8 text (byte {raw[exc.start]:#04x} at byte "
+                                                  f"{exc.start + 1} of the line); save the file as UTF-8")
+    return CSVFormatError(path, 1, "not UTF-8 text; save the file as UTF-8")
+
+
+def _rows(path):
+    """Yield (line, fields) for each record after the header, which is checked. A file that is empty,
+    not UTF-8 text or not CSV raises CSVFormatError naming the line where it goes wrong."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such CSV file: {path}")
-    lines, sources, questions, answers, ratings = [], [], [], [], []
-    with open(path, newline="", encoding="utf-8") as f:
+    line = 1  # where the next record starts (a quoted field may span lines)
+    # utf-8-sig: a byte-order mark, as spreadsheet programs write, is read as nothing
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise CSVFormatError(path, 1, "the file is empty (expected the header source,question,answer,rating)")
-        if [h.strip() for h in header] != HEADER:
-            raise CSVFormatError(path, 1, f"header is {header}, expected {HEADER}")
-        for row in reader:
-            if limit is not None and len(questions) >= limit:
-                break
-            line = reader.line_num
-            if not row:
-                raise CSVFormatError(path, line, "empty line")
-            if len(row) != 4:
-                raise CSVFormatError(path, line, f"{len(row)} fields, expected 4 (source,question,answer,rating)")
-            try:
-                ratings.append(int(row[3]))
-            except ValueError:
-                raise CSVFormatError(path, line, f"rating {row[3]!r} is not an integer") from None
-            if not (row[1].isascii() and row[2].isascii()):
-                raise CSVFormatError(path, line, "non-ASCII character in question or answer")
-            lines.append(line)
-            sources.append(row[0])
-            questions.append(row[1])
-            answers.append(row[2])
+        try:
+            for row in reader:
+                if line > 1:
+                    yield line, row
+                elif [h.strip() for h in row] != HEADER:
+                    raise CSVFormatError(path, 1, f"header is {reprlib.repr(row)}, expected {HEADER}")
+                line = reader.line_num + 1
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+        except csv.Error as exc:  # no puzzle row comes near the csv module's field size limit
+            fault = (f"a field is over {csv.field_size_limit():,} characters long; is this a puzzle CSV?"
+                     if "field limit" in str(exc) else f"not readable as CSV ({exc})")
+            raise CSVFormatError(path, line, fault) from None
+    if line == 1:
+        raise CSVFormatError(path, 1, "the file is empty (expected the header source,question,answer,rating)")
+
+
+def _read_rows(path, limit: int | None) -> tuple[list[int], list[str], list[str], list[str], np.ndarray]:
+    """(line numbers, sources, questions, answers, ratings) of a CSV with the public header."""
+    lines, sources, questions, answers, ratings = [], [], [], [], []
+    for line, row in _rows(path):
+        if limit is not None and len(questions) >= limit:
+            break
+        if not row:
+            raise CSVFormatError(path, line, "empty line")
+        if len(row) != 4:
+            raise CSVFormatError(path, line, f"{len(row)} fields, expected 4 (source,question,answer,rating)")
+        try:
+            ratings.append(int(row[3]))
+        except ValueError:
+            raise CSVFormatError(path, line, f"rating {reprlib.repr(row[3])} is not an integer") from None
+        if not (row[1].isascii() and row[2].isascii()):
+            raise CSVFormatError(path, line, "non-ASCII character in question or answer")
+        lines.append(line)
+        sources.append(row[0])
+        questions.append(row[1])
+        answers.append(row[2])
     if not questions:
         raise CSVFormatError(path, 2, "no data rows after the header")
     return lines, sources, questions, answers, np.array(ratings, dtype=np.int64)
@@ -192,13 +221,10 @@ def read_maze_csv(path, limit: int | None = None):
 
 
 def _infer_kind(path) -> str:
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        next(reader, None)
-        row = next(reader, None)
-    if row is None or len(row) < 2:
-        raise CSVFormatError(path, 2, "no data row to infer the puzzle kind from; pass kind=")
-    return "maze" if any(ch in row[1] for ch in "#SG") else "sudoku"
+    """'maze' if the first question holds maze characters, else 'sudoku' (its reader checks the rest)."""
+    for _, row in _rows(path):
+        return "maze" if len(row) > 1 and any(ch in row[1] for ch in "#SG") else "sudoku"
+    raise CSVFormatError(path, 2, "no data rows after the header")
 
 
 # ---------------------------------------------------------------------------------------------

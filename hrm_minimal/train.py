@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from hrm_minimal.checkpoint import config_differences, load_checkpoint, save_checkpoint
+from hrm_minimal.checkpoint import config_differences, load_checkpoint, save_checkpoint, saved_model_config
 from hrm_minimal.config import HRMConfig
 from hrm_minimal.data import PuzzleSet, TrainBatches, load_csv, load_task
 from hrm_minimal.ema import WeightAverage, check_decay
@@ -188,14 +188,17 @@ def _check_run_dir(cfg: TrainConfig, model_cfg: HRMConfig, puzzles: PuzzleSet) -
         return None
     if not cfg.resume:
         raise FileExistsError(
-            f"{cfg.run_dir} already holds a checkpoint from another run; pass resume=True "
-            f"(--resume) to continue it, overwrite=True (--overwrite) to replace it, "
-            f"or choose another out_dir (--out)")
+            f"{cfg.run_dir} already holds a checkpoint (an earlier run there, or this one stopped): continue it "
+            f"with --resume (resume=True from Python), replace it with --overwrite (overwrite=True), or choose "
+            f"another folder with --out (out_dir)")
     ckpt = load_checkpoint(ckpt_path)
     if "optimizer" not in ckpt:
         raise ValueError(f"cannot resume {ckpt_path}: it is an exported model (weights only, no optimiser state)")
+    for key in ("train_config", "data"):
+        if not isinstance(ckpt.get(key), dict):
+            raise ValueError(f"cannot resume {ckpt_path}: it has no {key} (a mapping)")
     # from_dict gives fields added since the checkpoint was made their defaults (what it ran with)
-    diffs = config_differences(HRMConfig.from_dict(ckpt["model_config"]).to_dict(), model_cfg.to_dict())
+    diffs = config_differences(saved_model_config(ckpt, ckpt_path).to_dict(), model_cfg.to_dict())
     diffs += config_differences(ckpt["data"], data_signature(puzzles))
     saved = {k: v for k, v in ckpt["train_config"].items() if k not in RESUMABLE_CHANGES}
     now = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE_CHANGES}
@@ -313,6 +316,7 @@ def train(cfg: TrainConfig) -> dict:
     # `done` is the state as of the last completed step: an interruption in the middle of a step
     # saves this, not the half-done step, so nothing is lost and nothing is counted twice.
     done = {"batches": batches.state_dict(), "rng": _rng_state()}
+    last_exact = next((h["train_exact"] for h in reversed(history) if "train_exact" in h), None)
     try:
         while step < stop_at:
             if cfg.time_budget_s is not None and train_time >= cfg.time_budget_s:
@@ -336,8 +340,11 @@ def train(cfg: TrainConfig) -> dict:
             if float(metrics["count"]) > 0:
                 record["train_exact"] = float(metrics["exact_accuracy"])
                 record["train_accuracy"] = float(metrics["accuracy"])
-            bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record.get('train_exact', float('nan')):.2f}",
-                            refresh=False)  # drawn at tqdm's own pace, not once a step
+            # exact accuracy of the puzzles that halted in this step: none do on most steps, so show the
+            # last measured value (and none before the first)
+            last_exact = record.get("train_exact", last_exact)
+            shown = {} if last_exact is None else {"exact": f"{last_exact:.2f}"}
+            bar.set_postfix(loss=f"{record['loss']:.3f}", **shown, refresh=False)  # at tqdm's pace, not every step
             if test_set is not None and (step % cfg.eval_every == 0 or step == cfg.max_steps):
                 evaluate_into(record)
             history.append(record)
@@ -374,10 +381,14 @@ def parse_value(text: str):
 
 
 def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
-    p = argparse.ArgumentParser(prog="python -m hrm_minimal.train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m hrm_minimal.train", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--task", default=None, help="shipped data set, e.g. sudoku-6x6 (default)")
     src.add_argument("--data", default=None, help="training CSV in the Sudoku-Extreme or Maze-Hard format")
+    src.add_argument("--recipe", default=None,
+                     help="a named recipe (hrm_minimal.recipes: the measured settings of a task, e.g. sudoku-4x4); "
+                          "options given with it change it")
     p.add_argument("--test-data", default=None, help="test CSV to evaluate on (with --data)")
     p.add_argument("--preset", default="cpu-small", help="model preset (cpu-tiny, cpu-small, paper, ...)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -414,12 +425,25 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--dry-run", action="store_true", help="build model and data, print the config, exit")
     a = p.parse_args(argv)
+    # Which options were given, as opposed to defaulted (a recipe keeps its own value for the others).
+    for action in p._actions:
+        action.default = argparse.SUPPRESS
+    given = vars(p.parse_args(argv))
     overrides = {}
     for item in a.overrides:
         if "=" not in item:
             p.error(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
         overrides[key.strip()] = parse_value(value.strip())
+    if a.recipe is not None:
+        from hrm_minimal.recipes import RECIPES, recipe_config
+
+        if a.recipe not in RECIPES:
+            p.error(f"unknown recipe {a.recipe!r}; recipes: {', '.join(sorted(RECIPES))}")
+        changes = {k: v for k, v in given.items() if k not in ("recipe", "overrides", "dry_run")}
+        if "eval_limit" in changes:
+            changes["eval_limit"] = changes["eval_limit"] or None
+        return recipe_config(a.recipe, overrides=overrides, **changes), a.dry_run
     task = a.task if (a.task or a.data) else "sudoku-6x6"
     cfg = TrainConfig(
         task=task if a.data is None else None, data=a.data, test_data=a.test_data, preset=a.preset,
@@ -459,7 +483,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("stopped; resume with the same command plus --resume", file=sys.stderr)
+        again = "the same command again" if "--resume" in (sys.argv[1:] if argv is None else argv) else \
+            "the same command plus --resume"
+        print(f"stopped; the checkpoint is saved: resume with {again}", file=sys.stderr)
         return 130
     last = result["history"][-1] if result["history"] else {}
     print(f"finished at step {result['step']}; checkpoint: {result['checkpoint']}")

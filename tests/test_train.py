@@ -72,8 +72,9 @@ def test_checkpoint_holds_everything_needed_and_loads_weights_only(tmp_path):
 
 def test_a_run_refuses_to_overwrite_another_runs_checkpoint(tmp_path):
     train(_tiny(tmp_path, max_steps=2))
-    with pytest.raises(FileExistsError, match="--resume.*--overwrite"):
+    with pytest.raises(FileExistsError, match="--resume.*--overwrite") as refused:
         train(_tiny(tmp_path, max_steps=2))
+    assert "another run" not in str(refused.value) and "resume=True (--resume)" not in str(refused.value)
     again = train(_tiny(tmp_path, max_steps=2, overwrite=True, seed=4))
     assert again["step"] == 2
 
@@ -496,3 +497,49 @@ def test_autocast_is_bf16_only_on_gpus_with_bf16_units(monkeypatch):
     for capability, expected in (((7, 5), None), ((8, 0), torch.bfloat16), ((9, 0), torch.bfloat16)):
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
         assert utils.autocast_dtype(torch.device("cuda")) is expected, capability  # (7, 5): Colab's T4
+
+
+@pytest.mark.parametrize("argv, advice", [([], "the same command plus --resume"),
+                                          (["--resume"], "the same command again")])
+def test_an_interrupted_command_says_how_to_resume_it(monkeypatch, capsys, argv, advice):
+    def stopped(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_mod, "train", stopped)
+    assert train_main(["--task", "sudoku-4x4"] + argv) == 130
+    assert f"resume with {advice}" in capsys.readouterr().err
+
+
+def test_help_shows_the_defaults(capsys):
+    for main in (train_main, evaluate_main):
+        with pytest.raises(SystemExit):
+            main(["--help"])
+        assert "(default: " in capsys.readouterr().out
+
+
+def test_the_progress_bar_shows_the_last_measured_exact_accuracy_never_nan(tmp_path, capsys):
+    train(_tiny(tmp_path, "early", max_steps=2, progress=True))  # no puzzle halts before its 4th segment
+    bar = capsys.readouterr().err
+    assert "loss=" in bar and "nan" not in bar and "exact=" not in bar
+    train(_tiny(tmp_path, "later", max_steps=6, progress=True))
+    bar = capsys.readouterr().err.split("\r")[-1]  # the bar's last drawing
+    assert "exact=" in bar and "nan" not in bar
+
+
+def test_recipe_on_the_command_line_is_the_named_recipe_with_the_options_given_on_top():
+    from hrm_minimal.recipes import recipe_config
+
+    cfg, _ = train_mod._parse_args(["--recipe", "sudoku-4x4"])
+    assert cfg == recipe_config("sudoku-4x4")  # nothing of the command line's own defaults leaks in
+    cfg, _ = train_mod._parse_args(["--recipe", "sudoku-4x4", "--steps", "800", "--lr", "2e-3", "--set", "H_cycles=3"])
+    assert cfg == recipe_config("sudoku-4x4", max_steps=800, lr=2e-3, overrides={"H_cycles": 3})
+    assert cfg.overrides["pos_encodings"] == "learned" and cfg.ema == 0.99  # the recipe's own settings stay
+    assert train_mod._parse_args(["--recipe", "sudoku-6x6", "--eval-limit", "0"])[0].eval_limit is None
+
+
+@pytest.mark.parametrize("argv, message", [(["--recipe", "sudoku-5x5"], "unknown recipe 'sudoku-5x5'"),
+                                           (["--recipe", "sudoku-4x4", "--task", "sudoku-6x6"], "not allowed with")])
+def test_a_bad_recipe_is_a_usage_error(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train_mod._parse_args(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err

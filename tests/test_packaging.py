@@ -1,11 +1,16 @@
 """Packaging: pyproject, environment.yml and check_env name the same needs."""
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (the dev extra installs it there)
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
@@ -65,3 +70,21 @@ def test_check_env_flags_a_too_old_package(monkeypatch):
     monkeypatch.setattr(check_env, "REQUIRED", [("numpy", "numpy", "999.0")])
     rows = dict((name, ok) for name, ok, _ in check_env.check_environment())
     assert rows["numpy"] is False
+
+
+def test_every_source_file_is_python_3_10_as_the_package_claims():
+    """The package claims Python 3.10 (requires-python), and this machine has only 3.11: as far as it can
+    tell, every file parses as 3.10 syntax and imports no module added in 3.11 outside a fallback."""
+    assert _pyproject()["requires-python"] == ">=3.10"
+    new_in_311 = {"tomllib"}
+    for folder in ("hrm_minimal", "tests", "tools", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 10))
+            guarded = {id(node) for t in ast.walk(tree) if isinstance(t, ast.Try)
+                       and any(isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                               for h in t.handlers) for node in ast.walk(t)}
+            for node in ast.walk(tree):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                late = [n for n in names if n.split(".")[0] in new_in_311]
+                assert not late or id(node) in guarded, f"{path.relative_to(ROOT)}:{node.lineno} imports {late} (3.11+)"

@@ -55,7 +55,7 @@ def _card_rows() -> dict[str, list[str]]:
 
 
 def test_card_counts_sizes_and_hashes_match_the_shipped_files():
-    rows = _card_rows()
+    rows = {name: cells for name, cells in _card_rows().items() if not name.startswith("ablation/")}
     assert len(rows) == 2 * len(TASKS)
     for name, cells in rows.items():
         data = (datasets_dir() / name).read_bytes()
@@ -64,6 +64,18 @@ def test_card_counts_sizes_and_hashes_match_the_shipped_files():
         assert cells[6].strip("`") == hashlib.sha256(data).hexdigest()[:12]
     total = sum(p.stat().st_size for p in datasets_dir().iterdir())
     assert total < 5_000_000
+
+
+def test_card_lists_every_shipped_ablation_grid_with_its_size_hash_and_command():
+    rows = {name: cells for name, cells in _card_rows().items() if name.startswith("ablation/")}
+    files = sorted((datasets_dir() / "ablation").glob("*.csv"))
+    assert sorted(rows) == [f"ablation/{p.name}" for p in files] and files
+    card = (datasets_dir() / "README.md").read_text()
+    for path in files:
+        data, cells = path.read_bytes(), rows[f"ablation/{path.name}"]
+        assert int(cells[0]) == data.count(b"\n") - 1 and int(cells[4]) == len(data)
+        assert cells[5].strip("`") == hashlib.sha256(data).hexdigest()[:12]
+        assert f"- `{path.name}`: `python -m hrm_minimal.ablate --grid cpu --task {path.name[:-8]} " in card
 
 
 def test_card_claims_about_test_train_equivalence_hold():

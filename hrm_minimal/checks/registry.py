@@ -35,6 +35,8 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "6.2": ("q_continue_target", "sequence_correct", "act_loss"),
     "6.3": ("act_loss",),
     "7.1": ("solve",),
+    "8.1": ("_trm_segment", "segment", "inner.forward", "call:inner"),
+    "8.2": ("participation_ratio",),
 }
 
 

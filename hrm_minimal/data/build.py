@@ -5,7 +5,9 @@
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,6 +229,49 @@ CARD_NO_MAZE_MODEL = (
     "minutes; 91.8% and 2 of 200 test mazes after 30), too few for a model worth shipping. The README's \"How fast does it learn?\" gives the runs.")
 
 
+CARD_ABLATION = """
+## Shipped ablation grids (`ablation/`)
+
+Results of `python -m hrm_minimal.ablate` (lesson 08), one file per task: every variant of the `cpu`
+grid (`hrm_minimal.variants`) trained on the task's recipe for each of 3 seeds, each run for the same
+seconds of training on this project's 2-core CPU (torch 2.13.0 CPU build, 2 threads, eager), one row
+per evaluation of the whole test split. Read one with `hrm_minimal.ablate.shipped_grid("TASK")`;
+`benchmarks/results/README.md` gives what they show.
+"""
+
+# The command that made each shipped grid (its runs resume and are never redone, so re-running it in
+# the same --out folder only reads them).
+ABLATION_COMMANDS = {
+    "sudoku-4x4": "python -m hrm_minimal.ablate --grid cpu --task sudoku-4x4 --seeds 3 --budget 120 --out runs/ablate-4x4 --plot",
+    "sudoku-6x6": "python -m hrm_minimal.ablate --grid cpu --task sudoku-6x6 --seeds 3 --budget 180 --out runs/ablate-6x6 --plot",
+}
+
+
+def _ablation_card() -> list[str]:
+    """The data card's lines about the grids in <datasets>/ablation (from the files)."""
+    files = sorted((datasets_dir() / "ablation").glob("*-cpu.csv"))
+    lines = [CARD_ABLATION]
+    if not files:
+        return lines + ["None yet.", ""]
+    lines.append("| file | rows | variants | seeds | seconds of training a run | bytes | sha256 (first 12) |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for path in files:
+        data = path.read_bytes()
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+        variants = sorted({r["variant"] for r in rows})
+        seeds = sorted({int(r["seed"]) for r in rows})
+        longest = max(float(r["train_time_s"]) for r in rows)
+        lines.append(f"| `ablation/{path.name}` | {len(rows)} | {len(variants)} | {len(seeds)} | "
+                     f"up to {longest:.0f} | {len(data)} | `{hashlib.sha256(data).hexdigest()[:12]}` |")
+    lines.append("")
+    for path in files:
+        task = path.name[:-len("-cpu.csv")]
+        if task in ABLATION_COMMANDS:
+            lines.append(f"- `{path.name}`: `{ABLATION_COMMANDS[task]}`")
+    lines.append("")
+    return lines
+
+
 def _checkpoints_card() -> list[str]:
     """The data card's lines about the exported models in <datasets>/checkpoints (from their cards)."""
     from hrm_minimal.checkpoint import load_checkpoint  # torch is needed only for this section
@@ -304,6 +349,7 @@ def _card(results: dict[str, tuple[dict[str, str], dict]]) -> str:
         lines.append(f"- `{spec.name}`: {text}")
     lines.append("")
     lines += _checkpoints_card()
+    lines += _ablation_card()
     return "\n".join(lines)
 
 

@@ -22,7 +22,7 @@ if "google.colab" in sys.modules:
 
 # %% tags=["nbval-ignore-output"]
 # Versions and device. Every line should say [OK]; if one says [FAIL], fix it before going on
-# (README: "Install").
+# (README: "Quick start" and "Troubleshooting").
 from hrm_minimal.check_env import report
 from hrm_minimal.utils import get_device
 

@@ -36,16 +36,21 @@ def trm_right_flag(inner, y, z, x, cos_sin):  # one loop with a switch, as the p
 
 
 def _trm(inner, y, z, x, cos_sin, *, latent=lambda y, x: y + x, answer_x=False, answer_first=False,
-         answer_inside=False, swap=False, grad="last cycle", out="yz"):
+         answer_inside=False, swap=False, grad="last cycle", out="yz", answer_detach=False):
     from contextlib import nullcontext
     net, cfg = inner.L_level, inner.config
     T, n = (cfg.L_cycles, cfg.H_cycles) if swap else (cfg.H_cycles, cfg.L_cycles)
+
+    def answer(z):  # what an answer step reads besides y
+        z = z.detach() if answer_detach else z
+        return z + x if answer_x else z
+
     for t in range(T):
         last = t == T - 1
         on = grad == "all" or (grad in ("last cycle", "last calls") and last)
         with nullcontext() if on else torch.no_grad():
             if answer_first:
-                y = net(y, z + x if answer_x else z, cos_sin)
+                y = net(y, answer(z), cos_sin)
             for k in range(n):
                 if grad == "last calls" and last and k < n - 1:
                     with torch.no_grad():
@@ -53,9 +58,9 @@ def _trm(inner, y, z, x, cos_sin, *, latent=lambda y, x: y + x, answer_x=False, 
                 else:
                     z = net(z, latent(y, x), cos_sin)
                 if answer_inside:
-                    y = net(y, z + x if answer_x else z, cos_sin)
+                    y = net(y, answer(z), cos_sin)
             if not answer_first and not answer_inside:
-                y = net(y, z + x if answer_x else z, cos_sin)
+                y = net(y, answer(z), cos_sin)
     return (y, z) if out == "yz" else (z, y)
 
 
@@ -152,16 +157,8 @@ def trm_x_detached(inner, y, z, x, cos_sin):  # the right window, but no gradien
     return trm_right(inner, y, z, x.detach(), cos_sin)
 
 
-def trm_answer_reads_detached_z(inner, y, z, x, cos_sin):
-    net, cfg = inner.L_level, inner.config
-    with torch.no_grad():
-        for _ in range(cfg.H_cycles - 1):
-            for _ in range(cfg.L_cycles):
-                z = net(z, y + x, cos_sin)
-            y = net(y, z, cos_sin)
-    for _ in range(cfg.L_cycles):
-        z = net(z, y + x, cos_sin)
-    return net(y, z.detach(), cos_sin), z
+def trm_answer_reads_detached_z(inner, y, z, x, cos_sin):  # the answer steps cut from z's graph
+    return _trm(inner, y, z, x, cos_sin, answer_detach=True)
 
 
 def trm_x_changed_in_place(inner, y, z, x, cos_sin):

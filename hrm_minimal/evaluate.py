@@ -1,7 +1,8 @@
-"""Evaluation: `evaluate(model, puzzles)` or `python -m hrm_minimal.evaluate CHECKPOINT`.
+"""Evaluation: `evaluate(model, puzzles)` or `python -m hrm_minimal.evaluate CHECKPOINT-OR-NAME`.
 
 As in the reference, evaluation ignores the Q head for stopping: every puzzle runs all
-`halt_max_steps` segments (or `max_steps`, more for inference-time scaling) and the headline is
+`halt_max_steps` segments (or `max_steps`, more for inference-time scaling; a loaded model is read
+with the segments its file states, `model.reading_segments`) and the headline is
 exact accuracy, the fraction of puzzles whose every cell is right. We also report what the Q head
 would have done: the segment where it first says "halt", and the exact accuracy there.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -23,6 +25,11 @@ from hrm_minimal.utils import autocast_context, get_device
 SUDOKU_BLANK = 1  # token id of an empty Sudoku cell
 
 
+def default_segments(model: HRM) -> int:
+    """Segments a model is read with unless the caller says: what its file states, else halt_max_steps."""
+    return getattr(model, "reading_segments", None) or model.config.halt_max_steps
+
+
 def check_data_matches(config: HRMConfig, puzzles: PuzzleSet, where: str = "the model") -> None:
     """A model trained on one vocabulary and length cannot read another data set."""
     if puzzles.vocab_size != config.vocab_size or puzzles.seq_len != config.seq_len:
@@ -34,7 +41,9 @@ def check_data_matches(config: HRMConfig, puzzles: PuzzleSet, where: str = "the 
 def evaluate(model: HRM, puzzles: PuzzleSet, batch_size: int = 256, device: torch.device | str | None = None,
              limit: int | None = None, max_steps: int | None = None, progress: bool = True,
              per_puzzle: bool = False) -> dict:
-    """Run every puzzle for `max_steps` segments (default halt_max_steps) and report metrics.
+    """Run every puzzle for `max_steps` segments and report metrics. The default is the segments
+    the model's file says it is read with (`model.reading_segments`, set by `load_model`), else
+    halt_max_steps.
 
     Returns exact_accuracy (headline, after the last segment), accuracy (cells), exact_by_segment
     (a list, one per segment), mean_segments and exact_at_q_halt (where the Q head would stop),
@@ -52,7 +61,7 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress, pe
     config = model.config
     check_data_matches(config, puzzles)
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    steps = max_steps or config.halt_max_steps
+    steps = max_steps or default_segments(model)
     if steps <= 0:
         raise ValueError(f"max_steps must be positive, got {steps}")
     n = len(puzzles) if limit is None else min(limit, len(puzzles))
@@ -129,12 +138,13 @@ def _evaluate(model, puzzles, batch_size, device, limit, max_steps, progress, pe
 @torch.no_grad()
 def solve(model: HRM, inputs: torch.Tensor, max_steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Answer puzzles as the model itself would stop: each one halts at the first segment where the Q
-    head says so (`model.q_says_halt`), or at `max_steps` (default halt_max_steps).
+    head says so (`model.q_says_halt`), or at `max_steps` (default: `model.reading_segments` when
+    the model was loaded from a file that states it, else halt_max_steps).
 
     inputs: (B, S) tokens. Returns (answers (B, S) tokens, segments (B,) int64 used by each puzzle).
     The reference's evaluation instead reads every puzzle after all its segments (`evaluate`).
     """
-    limit = model.config.halt_max_steps if max_steps is None else max_steps
+    limit = default_segments(model) if max_steps is None else max_steps
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"max_steps must be a positive int or None, got {max_steps!r}")
     was_training = model.training
@@ -155,8 +165,28 @@ def solve(model: HRM, inputs: torch.Tensor, max_steps: int | None = None) -> tup
     return answers, segments
 
 
+def model_file(path: str | Path) -> Path:
+    """Where a model lives: a checkpoint file, its run folder, or a shipped model's name ("sudoku-6x6"),
+    which is found wherever the package is installed."""
+    given = Path(path)
+    if given.exists():
+        return given
+    if len(given.parts) == 1 and given.suffix != ".pt":
+        try:
+            return shipped_checkpoint(str(given))
+        except ValueError as exc:
+            raise FileNotFoundError(f"no checkpoint at {given}, and {exc}") from None
+    if given.suffix == ".pt" and given.parent.name == "checkpoints" and given.parent.parent.name == "datasets":
+        raise FileNotFoundError(f"no checkpoint at {given}; a shipped model is found from any folder by its "
+                                f"name alone: {given.stem}")
+    return given
+
+
 def load_model(path: str, device: torch.device | str = "cpu", expect: HRMConfig | None = None) -> tuple[HRM, dict]:
-    """Rebuild the model saved in a checkpoint (weights_only load). Returns (model, checkpoint)."""
+    """Rebuild the model saved in a checkpoint file, its run folder or a shipped model named by its name
+    (weights_only load). Returns (model, checkpoint); the model is read with the segments the file
+    states (`model.reading_segments`) unless told otherwise."""
+    path = str(model_file(path))
     ckpt = load_checkpoint(path, map_location=device)
     config = saved_model_config(ckpt, path)
     if expect is not None:
@@ -176,6 +206,7 @@ def load_model(path: str, device: torch.device | str = "cpu", expect: HRMConfig 
     except RuntimeError as exc:
         reason = " ".join(str(exc).split())  # torch lists the misfits over many lines
         raise ValueError(f"checkpoint {path} does not match its own model config: {reason}") from None
+    model.reading_segments = reading_segments(ckpt)
     return model.to(device).eval(), ckpt
 
 
@@ -197,7 +228,7 @@ def load_pretrained(name: str, device: torch.device | str = "cpu") -> tuple[HRM,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m hrm_minimal.evaluate", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("checkpoint", help="a checkpoint.pt (or its run folder)")
+    p.add_argument("checkpoint", help="a checkpoint.pt, its run folder, or a shipped model's name (sudoku-6x6)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--task", default=None, help="shipped data set (default: the one the checkpoint was trained on)")
     src.add_argument("--data", default=None, help="a CSV in the Sudoku-Extreme or Maze-Hard format")
@@ -221,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             puzzles = load_task(task, a.split)
         check_data_matches(model.config, puzzles, where=f"checkpoint {a.checkpoint}")
         r = evaluate(model, puzzles, batch_size=a.batch_size, device=device, limit=a.limit,
-                     max_steps=a.max_steps or reading_segments(ckpt))
+                     max_steps=a.max_steps)
     except (ValueError, FileNotFoundError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -213,6 +213,10 @@ class HRM(nn.Module):
         config.validate()
         self.config = config
         self.inner = HRMInner(config)
+        # Segments this model is read with when `evaluate`/`solve` are not told: None means the
+        # config's halt_max_steps. `load_model` sets it from the file (an exported model's card).
+        # It changes no computation; the reference has no such field.
+        self.reading_segments: int | None = None
 
     @property
     def puzzle_emb(self) -> PuzzleEmbedding | None:

@@ -215,7 +215,8 @@ slice of the test split. Training time is the run's own training time on the dev
 (evaluation excluded); the README's "How fast does it learn?" gives CPU times. "Segments" gives
 how many segments per puzzle the model was trained with (`halt_max_steps`) and how many it is
 measured and read with (`python -m hrm_minimal.export --segments`, the paper's inference-time
-scaling); `python -m hrm_minimal.evaluate checkpoints/TASK.pt` uses the second.
+scaling); `load_pretrained` and `python -m hrm_minimal.evaluate TASK` (the file's name, from any
+folder) read the model with the second unless told otherwise.
 """
 
 # Said on the card for as long as checkpoints/maze-15x15.pt is missing (issue 4 asks for one).

@@ -13,12 +13,7 @@
 #   and a 27M-parameter HRM solves after training on about 1,000 examples.
 
 # %%
-# Colab only: install the course package from its repository. Colab's own torch is kept (the
-# package asks for torch>=2.2 without a pin). Anywhere else this cell does nothing.
-import sys
-
-if "google.colab" in sys.modules:
-    get_ipython().run_line_magic("pip", 'install -q "{{PIP_URL}}"')
+# {{INSTALL_CELL}}
 
 # %% tags=["nbval-ignore-output"]
 # Versions and device. Every line should say [OK]; if one says [FAIL], fix it before going on

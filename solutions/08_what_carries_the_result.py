@@ -32,12 +32,7 @@
 # reference notes; the TRM paper is arXiv 2510.04871.)
 
 # %%
-# Colab only: install the course package from its repository. Colab's own torch is kept (the
-# package asks for torch>=2.2 without a pin). Anywhere else this cell does nothing.
-import sys
-
-if "google.colab" in sys.modules:
-    get_ipython().run_line_magic("pip", 'install -q "{{PIP_URL}}"')
+# {{INSTALL_CELL}}
 
 # %% tags=["nbval-ignore-output"]
 # Versions and device (lesson 00 explains them).

@@ -93,9 +93,8 @@ def test_notebook_conventions(source):
     first, install = lesson.cells[0], lesson.cells[1]
     assert first.cell_type == "markdown" and first.source.startswith("# Lesson")
     assert build.colab_url("lessons", source.stem) in first.source
-    assert install.cell_type == "code" and '"google.colab" in sys.modules' in install.source
-    pip_lines = [line for line in install.source.split("\n") if "pip" in line and not line.lstrip().startswith("#")]
-    assert pip_lines and all(build.pip_url() in line and "torch" not in line for line in pip_lines)
+    assert install.cell_type == "code" and install.source == build.install_cell()
+    assert build.pip_url() in install.source and "torch" not in install.source.split("sys.modules")[1]
     assert lesson.cells[2].cell_type == "code" and "check_env import report" in lesson.cells[2].source
     headings = [c.source.split("\n")[0] for c in lesson.cells if c.cell_type == "markdown"]
     assert any(h.startswith("## What you built") for h in headings)
@@ -191,3 +190,37 @@ def test_the_graders_exercise_registry_matches_the_lesson_sources():
         for exercise in registry.exercises(lesson):
             assert exercise.references, f"exercise {exercise.id} needs its entry in registry.REFERENCES"
             assert callable(getattr(checks, exercise.checker))
+
+
+def test_the_repository_address_lives_in_pyproject_and_a_fork_changes_it_there(tmp_path):
+    assert (build.REPO, build.BRANCH) == build.repository()
+    fork = tmp_path / "pyproject.toml"
+    fork.write_text('[project.urls]\nSource = "https://github.com/my-school/hrm-2027.git"\n'
+                    '[tool.hrm-course]\nnotebook-branch = "spring"\n')
+    assert build.repository(fork) == ("my-school/hrm-2027", "spring")
+    fork.write_text('[project.urls]\nSource = "https://gitlab.com/my-school/hrm"\n')
+    with pytest.raises(ValueError, match=r"\[project.urls\] Source must be a GitHub address"):
+        build.repository(fork)
+    # The README's Colab links follow the address; a stale one is rewritten by the build.
+    stale = "[x](https://colab.research.google.com/github/someone/else/blob/dev/lessons/00_setup.ipynb)"
+    assert build.readme_text(stale) == f"[x]({build.colab_url('lessons', '00_setup')})"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert build.readme_text(readme) == readme, "run python tools/build_notebooks.py"
+
+
+def test_the_colab_install_cell_stops_with_advice_when_the_package_cannot_be_installed(tmp_path):
+    import subprocess
+
+    unreachable = f"git+file://{tmp_path}/no-such-repository@main"  # fails at once, offline too
+    script = tmp_path / "cell.py"
+    script.write_text("import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+                      + build.install_cell(unreachable))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr  # SystemExit: the message alone
+    message = done.stderr.strip()
+    assert message.startswith(f"Could not install the course package from {unreachable} (pip: ")
+    assert "(pip: fatal: " in message and "[project.urls]" in message and "reaches the internet" in message
+    # Off Colab the cell does nothing at all.
+    quiet = subprocess.run([sys.executable, "-c", build.install_cell(unreachable)], capture_output=True,
+                           text=True, timeout=60)
+    assert quiet.returncode == 0 and quiet.stdout == quiet.stderr == ""

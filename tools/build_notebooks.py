@@ -17,8 +17,11 @@ Usage:
 
 Source conventions: a cell holding a solution region carries its exercise number on its `# %%` line
 (`# %% exercise="1.1"`); nbval tags go there too (`# %% tags=["nbval-check-output"]`). The
-placeholders `{{COLAB_BADGE}}` and `{{PIP_URL}}` are filled from REPO and BRANCH below, the one
-place the repository address lives. This file is build tooling: nothing in `hrm_minimal` imports it.
+placeholder `{{COLAB_BADGE}}` becomes the Colab badge, and a cell that is only `# {{INSTALL_CELL}}`
+becomes the Colab install cell (`install_cell`). Both use the repository address in pyproject.toml,
+`[project.urls] Source`, and the branch in `[tool.hrm-course] notebook-branch`, the one place they
+live; the build also keeps README.md's Colab links on that address. This file is build tooling:
+nothing in `hrm_minimal` imports it.
 """
 from __future__ import annotations
 
@@ -36,11 +39,28 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-# The one place the repository address lives (Colab badges and the Colab install cell).
-REPO = "hrm-course/hrm-course"
-BRANCH = "main"
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def repository(pyproject: Path = ROOT / "pyproject.toml") -> tuple[str, str]:
+    """("owner/name", branch) of the course's repository, from pyproject.toml: `[project.urls] Source`
+    (a GitHub address) and `[tool.hrm-course] notebook-branch`."""
+    meta = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    source = meta.get("project", {}).get("urls", {}).get("Source", "")
+    found = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", source)
+    if not found:
+        raise ValueError(f"{pyproject}: [project.urls] Source must be a GitHub address "
+                         f"(https://github.com/OWNER/NAME), got {source!r}")
+    branch = meta.get("tool", {}).get("hrm-course", {}).get("notebook-branch", "main")
+    return found.group(1), branch
+
+
+REPO, BRANCH = repository()
 SOURCE_DIR = ROOT / "solutions"
 LESSON_DIR = ROOT / "lessons"
 SOURCE_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.py$")
@@ -64,6 +84,35 @@ def colab_url(folder: str, stem: str) -> str:
 def pip_url() -> str:
     """What the Colab install cell installs: the package straight from the repository."""
     return f"git+https://github.com/{REPO}@{BRANCH}"
+
+
+INSTALL_PLACEHOLDER = "# {{INSTALL_CELL}}"
+
+
+def install_cell(source: str | None = None) -> str:
+    """The Colab install cell: pip-install the package from `source` (default pip_url()); when pip
+    fails, stop with a message that says what to do instead of pip's traceback."""
+    source = source or pip_url()
+    return f"""\
+# Colab only: install the course package from its repository. Colab's own torch is kept (the
+# package asks for torch>=2.2 without a pin). Anywhere else this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    SOURCE = "{source}"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", SOURCE], capture_output=True, text=True)
+    if pip.returncode != 0:
+        lines = [line.strip() for line in (pip.stderr + pip.stdout).splitlines() if line.strip()] or ["no message"]
+        said = next((line for line in lines if line.startswith(("fatal:", "ERROR:"))), lines[-1])
+        raise SystemExit(
+            f"Could not install the course package from {{SOURCE}} (pip: {{said}}). Check that this "
+            "runtime reaches the internet and that the address is your course's, then run this cell "
+            "again. A fork or a course host sets its address in pyproject.toml ([project.urls] "
+            "Source) and rebuilds the notebooks with tools/build_notebooks.py.")
+    import importlib
+
+    importlib.invalidate_caches()  # so that the new package imports in this running kernel"""
 
 
 def colab_badge(folder: str, stem: str) -> str:
@@ -134,7 +183,9 @@ def solution_source(source: str, where: str = "cell") -> str:
 
 
 def _fill(text: str, folder: str, stem: str) -> str:
-    return text.replace("{{COLAB_BADGE}}", colab_badge(folder, stem)).replace("{{PIP_URL}}", pip_url())
+    if text.strip() == INSTALL_PLACEHOLDER:
+        return install_cell()
+    return text.replace("{{COLAB_BADGE}}", colab_badge(folder, stem))
 
 
 # --------------------------------------------------------------------------- building
@@ -293,6 +344,14 @@ def stale_notebooks(sources: list[Path]) -> list[str]:
 
 
 REGISTRY = ROOT / "hrm_minimal" / "checks" / "exercises.json"
+README = ROOT / "README.md"
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+?/(lessons|solutions)/")
+
+
+def readme_text(text: str) -> str:
+    """README.md with every Colab link pointing at REPO and BRANCH."""
+    return COLAB_LINK.sub(lambda m: f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{m.group(1)}/",
+                          text)
 
 
 def exercise_registry(sources: list[Path]) -> dict:
@@ -350,11 +409,14 @@ def main(argv: list[str] | None = None) -> int:
         stale = stale_notebooks(sources)
         if not REGISTRY.exists() or REGISTRY.read_text() != registry_text(everything):
             stale.append(str(REGISTRY.relative_to(ROOT)))
+        if README.read_text(encoding="utf-8") != readme_text(README.read_text(encoding="utf-8")):
+            stale.append("README.md (its Colab links)")
         for path in stale:
             print(f"stale: {path}  (run python tools/build_notebooks.py)")
         return 1 if stale else 0
     LESSON_DIR.mkdir(exist_ok=True)
     REGISTRY.write_text(registry_text(everything))
+    README.write_text(readme_text(README.read_text(encoding="utf-8")), encoding="utf-8")
     for source in sources:
         student, solution = build_pair(source)
         write_notebook(student, LESSON_DIR / f"{source.stem}.ipynb")

@@ -107,6 +107,24 @@ def test_the_command_lines_report_bad_csv_files_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_csv_the_system_refuses_to_open_is_named_in_one_line(tmp_path, monkeypatch, capsys):
+    from hrm_minimal.data import csv_io
+
+    ckpt = _checkpoint(tmp_path / "model.pt")
+    path = _write(tmp_path / "locked.csv", HEADER + "s,1,1,0\n")
+
+    def refuse(file, *args, **kwargs):  # as for a file without read permission (root reads every file)
+        raise PermissionError(13, "Permission denied", str(file))
+
+    monkeypatch.setattr(csv_io, "open", refuse, raising=False)
+    with pytest.raises(ValueError, match=f"cannot read {path}: Permission denied$"):
+        load_csv(path)
+    assert evaluate_main([ckpt, "--data", path, "--device", "cpu"]) == 2
+    _one_line_error(capsys.readouterr().err, path)
+    assert train_main(["--data", path, "--out", str(tmp_path / "run"), "--device", "cpu"]) == 2
+    _one_line_error(capsys.readouterr().err, path)
+
+
 # ---------------------------------------------------------------------------------------------
 # Checkpoints
 # ---------------------------------------------------------------------------------------------

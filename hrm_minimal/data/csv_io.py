@@ -49,8 +49,11 @@ def _rows(path):
     if not path.is_file():
         raise FileNotFoundError(f"no such CSV file: {path}")
     line = 1  # where the next record starts (a quoted field may span lines)
-    # utf-8-sig: a byte-order mark, as spreadsheet programs write, is read as nothing
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    try:  # utf-8-sig: a byte-order mark, as spreadsheet programs write, is read as nothing
+        opened = open(path, newline="", encoding="utf-8-sig")
+    except OSError as exc:  # permission denied, a device that fails, ...
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with opened as f:
         reader = csv.reader(f)
         try:
             for row in reader:

@@ -26,7 +26,9 @@ def _notebook(path, *sources, exercises=("0.1",)):
 # --------------------------------------------------------------------------- the gallery
 
 
-@pytest.mark.parametrize("name,build,statuses,hints", grading_gallery.GALLERY, ids=[g[0] for g in grading_gallery.GALLERY])
+@pytest.mark.parametrize("name,build,statuses,hints",
+                         [pytest.param(*g, marks=[pytest.mark.slow] if g[0] == "infinite loop" else [])
+                          for g in grading_gallery.GALLERY], ids=[g[0] for g in grading_gallery.GALLERY])
 def test_each_gallery_notebook_gets_its_grade(tmp_path, name, build, statuses, hints):
     result = grader.grade_notebook(build(tmp_path), timeout=3 if name == "infinite loop" else 60, seed=0)
     assert {row.exercise: row.status for row in result.rows} == statuses
@@ -146,6 +148,7 @@ def test_execute_survives_a_cell_over_the_time_limit(tmp_path, capsys):
     assert "stopped early, CellTimeoutError" in out and "0.1       missing" in out
 
 
+@pytest.mark.slow  # a benchmark script or a long model run: not in `pytest -m fast`
 def test_the_class_benchmark_grades_its_class_right(repo_root, tmp_path):
     import subprocess
     import sys
@@ -197,9 +200,13 @@ def _fake_child(behaviour):
 LEFT = None
 
 
-@pytest.mark.parametrize("behaviour,status", [("forged", "tampering"), ("pickle", "tampering"), ("half", "timed out"),
+SLOW = pytest.mark.slow  # waits for the grader's timeout: not in `pytest -m fast`
+
+
+@pytest.mark.parametrize("behaviour,status", [("forged", "tampering"), ("pickle", "tampering"),
+                                              pytest.param("half", "timed out", marks=SLOW),
                                               ("restarts", "tampering"), ("exits", "failed"),
-                                              ("leaves a process", "timed out")])
+                                              pytest.param("leaves a process", "timed out", marks=SLOW)])
 def test_the_grader_trusts_nothing_but_well_formed_messages_in_order(tmp_path, monkeypatch, behaviour, status):
     global LEFT
     LEFT = tmp_path / "left-behind"

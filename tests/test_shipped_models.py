@@ -19,6 +19,7 @@ def test_the_promised_models_are_shipped():
             "sudoku-6x6-four-segments"} <= set(SHIPPED)
 
 
+@pytest.mark.slow  # a few seconds per model: not in `pytest -m fast`
 @pytest.mark.parametrize("name", SHIPPED)
 def test_a_shipped_model_is_small_and_matches_its_card_on_a_test_slice(name):
     path = datasets_dir() / "checkpoints" / f"{name}.pt"

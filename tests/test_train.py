@@ -302,6 +302,7 @@ def test_time_to_accuracy_runs_a_recipe_of_fixed_length_with_its_decay(repo_root
     assert records[-1]["lr"] < records[0]["lr"]  # the rate decays over those 4 steps
 
 
+@pytest.mark.slow  # a benchmark script or a long model run: not in `pytest -m fast`
 def test_time_to_accuracy_trains_mazes_with_one_segment_and_full_backprop(repo_root, tmp_path):
     sys.path.insert(0, str(repo_root / "benchmarks"))
     try:
@@ -318,6 +319,7 @@ def test_time_to_accuracy_trains_mazes_with_one_segment_and_full_backprop(repo_r
     assert all("train_exact" in r and len(r["test_exact_by_segment"]) == 1 for r in records)
 
 
+@pytest.mark.slow  # a benchmark script or a long model run: not in `pytest -m fast`
 def test_time_to_accuracy_reports_more_test_segments_beside_the_trained_number(repo_root, tmp_path):
     script = repo_root / "benchmarks" / "time_to_accuracy.py"
     out = tmp_path / "curves.csv"
@@ -342,6 +344,7 @@ def test_time_to_accuracy_reports_more_test_segments_beside_the_trained_number(r
     assert bad.returncode == 2 and "eval_max_steps" in bad.stderr
 
 
+@pytest.mark.slow  # a benchmark script or a long model run: not in `pytest -m fast`
 def test_segments_script_reads_the_test_split_after_every_segment(repo_root, tmp_path):
     script = repo_root / "benchmarks" / "segments.py"
     out = tmp_path / "segments.jsonl"
@@ -360,6 +363,7 @@ def test_segments_script_reads_the_test_split_after_every_segment(repo_root, tmp
     assert bad.returncode == 2 and "--read" in bad.stderr
 
 
+@pytest.mark.slow  # a benchmark script or a long model run: not in `pytest -m fast`
 def test_run_curves_writes_each_evaluation_with_the_loss_before_it(repo_root, tmp_path):
     run = train(_tiny(tmp_path, "curves", max_steps=8, eval_every=4))
     losses = [h["loss"] for h in run["history"]]
@@ -385,6 +389,7 @@ def test_run_curves_writes_each_evaluation_with_the_loss_before_it(repo_root, tm
         assert bad.returncode == 2 and message in bad.stderr
 
 
+@pytest.mark.slow  # a benchmark script or a long model run: not in `pytest -m fast`
 def test_baseline_script_trains_a_plain_transformer_and_writes_its_curve(repo_root, tmp_path):
     script = repo_root / "benchmarks" / "baseline.py"
     out = tmp_path / "baseline.csv"
@@ -427,6 +432,7 @@ def test_cpu_bf16_script_swaps_the_trainers_autocast_for_cpu_bf16_and_puts_it_ba
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
 
 
+@pytest.mark.slow  # a benchmark script or a long model run: not in `pytest -m fast`
 def test_cpu_bf16_script_times_both_arithmetics_and_prints_the_ratio(repo_root):
     script = repo_root / "benchmarks" / "cpu_bf16.py"
     done = subprocess.run([sys.executable, str(script), "--task", "sudoku-4x4", "--steps", "2", "--repeats", "1"],

@@ -27,6 +27,8 @@ from .maze import (
     shortest_path,
     solve_maze,
 )
+from .paper import PAPER_DATASETS, fetch, load_built, load_puzzles
+from .paper import build as build_paper_data  # not `build`: hrm_minimal.data.build is the shipped-data module
 from .puzzle_set import IGNORE_LABEL_ID, PAD_ID, PuzzleSet
 from .sudoku import (
     BOXES,
@@ -58,11 +60,12 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "BOXES", "CSVFormatError", "IGNORE_LABEL_ID", "PAD_ID", "PuzzleDataset", "PuzzleSet", "TASKS", "TrainBatches",
-    "augment_batch", "box_shape", "count_solutions", "datasets_dir", "decode_maze", "decode_sudoku", "dihedral",
-    "encode_maze", "encode_sudoku", "generate", "generate_maze", "generate_sudoku", "generate_mazes",
+    "BOXES", "CSVFormatError", "IGNORE_LABEL_ID", "PAD_ID", "PAPER_DATASETS", "PuzzleDataset", "PuzzleSet", "TASKS",
+    "TrainBatches", "augment_batch", "box_shape", "build_paper_data", "count_solutions", "datasets_dir",
+    "decode_maze", "decode_sudoku", "dihedral",
+    "encode_maze", "encode_sudoku", "fetch", "generate", "generate_maze", "generate_sudoku", "generate_mazes",
     "grid_to_string", "is_solution",
-    "list_tasks", "load_csv", "shipped_checkpoint", "permute_digits", "load_task", "make_loader", "maze_csv_text", "parse_grid", "parse_maze",
+    "list_tasks", "load_built", "load_csv", "load_puzzles", "shipped_checkpoint", "permute_digits", "load_task", "make_loader", "maze_csv_text", "parse_grid", "parse_maze",
     "path_length", "rate", "read_maze_csv", "read_sudoku_csv", "shortest_path", "solve", "solve_maze", "solves",
     "sudoku_csv_text", "sudoku_permutations", "task_path", "write_csv", "write_maze_csv", "write_sudoku_csv",
 ]

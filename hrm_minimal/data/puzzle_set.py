@@ -9,14 +9,22 @@ IGNORE_LABEL_ID = -100  # label value the loss skips; used only for padding
 PAD_ID = 0
 
 
+def _tokens(values) -> np.ndarray:
+    """Token array as int64, except a memory-mapped integer array, which stays on disk: the loaders
+    (TrainBatches, PuzzleDataset) read the rows of a batch and cast them to int64."""
+    if isinstance(values, np.memmap) and values.dtype.kind in "ui":
+        return values
+    return np.asarray(values, dtype=np.int64)
+
+
 @dataclass
 class PuzzleSet:
     """Encoded puzzles. Sudoku: 0 PAD, 1 blank, digit d -> d + 1. Maze: '# SGo' -> 1..5, 0 PAD."""
 
     name: str
     kind: str  # "sudoku" or "maze"
-    inputs: np.ndarray  # (N, seq_len) int64
-    labels: np.ndarray  # (N, seq_len) int64
+    inputs: np.ndarray  # (N, seq_len) int64, or a read-only uint8 memory map (paper.load_built)
+    labels: np.ndarray  # (N, seq_len) int64, or a read-only uint8 memory map (paper.load_built)
     vocab_size: int
     seq_len: int
     grid_size: int  # side n of the n x n grid
@@ -26,8 +34,7 @@ class PuzzleSet:
     def __post_init__(self):
         if self.kind not in ("sudoku", "maze"):
             raise ValueError(f"kind must be 'sudoku' or 'maze', got {self.kind!r}")
-        self.inputs = np.asarray(self.inputs, dtype=np.int64)
-        self.labels = np.asarray(self.labels, dtype=np.int64)
+        self.inputs, self.labels = _tokens(self.inputs), _tokens(self.labels)
         if self.inputs.ndim != 2 or self.inputs.shape != self.labels.shape:
             raise ValueError(f"inputs and labels must both be (N, seq_len), "
                              f"got {self.inputs.shape} and {self.labels.shape}")

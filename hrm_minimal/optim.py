@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
+from .distributed import all_embedding_rows
 from .layers import PuzzleEmbedding
 
 
@@ -92,9 +93,11 @@ class SignSGD(Optimizer):
         group = self.param_groups[0]
         lr, wd = group["lr"], group["weight_decay"]
         weights = group["params"][0]  # (N, E) the table
+        # Several training processes: every rank's rows, so that each makes the same update (distributed.py)
+        local_grad, ids = all_embedding_rows(local.grad, ids)
         rows, inverse = torch.unique(ids, return_inverse=True)  # (U,), (B,)
-        grad = torch.zeros(rows.shape[0], local.shape[-1], dtype=local.grad.dtype, device=local.device)
-        grad.index_add_(0, inverse, local.grad)  # sum gradients of rows with the same id: (U, E)
+        grad = torch.zeros(rows.shape[0], local.shape[-1], dtype=local_grad.dtype, device=local.device)
+        grad.index_add_(0, inverse, local_grad)  # sum gradients of rows with the same id: (U, E)
         w = weights[rows]
         weights[rows] = w * (1 - lr * wd) - lr * torch.sign(grad).to(w.dtype)
         return loss

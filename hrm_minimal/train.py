@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from contextlib import nullcontext
@@ -20,9 +21,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from hrm_minimal import distributed
 from hrm_minimal.checkpoint import config_differences, load_checkpoint, save_checkpoint, saved_model_config
 from hrm_minimal.config import HRMConfig
-from hrm_minimal.data import PuzzleSet, TrainBatches, load_csv, load_task
+from hrm_minimal.data import PuzzleSet, TrainBatches, load_task
 from hrm_minimal.ema import WeightAverage, check_decay
 from hrm_minimal.evaluate import evaluate, load_model
 from hrm_minimal.losses import Q_LOSS_WEIGHT, act_loss
@@ -116,9 +118,12 @@ class TrainConfig:
 def load_data(cfg: TrainConfig) -> tuple[PuzzleSet, PuzzleSet | None]:
     """The training split and the test split (None if there is none) named by the config."""
     if cfg.data is not None:
-        train_set = load_csv(cfg.data)
-        test_set = load_csv(cfg.test_data) if cfg.test_data else None
-        return train_set, test_set
+        from hrm_minimal.data import load_puzzles  # a CSV file or a built folder (data/paper.py)
+
+        train_set = load_puzzles(cfg.data, "train")
+        if cfg.test_data:
+            return train_set, load_puzzles(cfg.test_data, "test")
+        return train_set, load_puzzles(cfg.data, "test") if Path(cfg.data).is_dir() else None
     return load_task(cfg.task, "train"), load_task(cfg.task, "test")
 
 
@@ -167,6 +172,16 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _resume_rng(saved: dict, ranks: "distributed.Ranks", seed: int, step: int) -> None:
+    """Restore the random generators of a checkpoint: each rank's own when the number of ranks is
+    the one that saved them; otherwise fresh draws for each rank, seeded by seed, step and rank."""
+    states = saved["ranks"] if "ranks" in saved else [saved]
+    if len(states) == ranks.world:
+        _set_rng_state(states[ranks.rank])
+    else:
+        torch.manual_seed(seed + 1_000_003 * step + ranks.rank)
 
 
 def _batch_on(inputs: torch.Tensor, labels: torch.Tensor, device: torch.device) -> dict:
@@ -230,10 +245,11 @@ def train_step(model: HRM, carry: ACTCarry, batch: dict, opt: torch.optim.Optimi
     The carry the model returns is already detached, so no graph reaches back into earlier segments.
     `precision` is a context (e.g. autocast) for the forward pass and the loss. Returns (new carry, metrics).
     """
+    config = getattr(model, "module", model).config  # `model` may be wrapped (distributed.wrap)
     with precision if precision is not None else nullcontext():
         new_carry, outputs = model(carry, batch)
         # With halting="fixed" the Q head plays no part, so it is not trained either.
-        q_weight = 0.0 if model.config.halting == "fixed" else Q_LOSS_WEIGHT
+        q_weight = 0.0 if config.halting == "fixed" else Q_LOSS_WEIGHT
         loss, metrics = act_loss(outputs, new_carry.current_data["labels"], halted=new_carry.halted,
                                  steps=new_carry.steps, loss_type=loss_type, q_loss_weight=q_weight)
     loss.backward()
@@ -248,8 +264,10 @@ def train_step(model: HRM, carry: ACTCarry, batch: dict, opt: torch.optim.Optimi
 def train(cfg: TrainConfig) -> dict:
     """Train (or resume) a run. Returns {"model", "model_config", "history", "step", "checkpoint"}.
 
-    With `ema`, the returned model holds the averaged weights (the checkpoint keeps both)."""
-    device = get_device(cfg.device)
+    With `ema`, the returned model holds the averaged weights (the checkpoint keeps both).
+    Under torchrun, each process trains its share of every global batch (hrm_minimal/distributed.py)."""
+    ranks, device = distributed.setup(cfg.device)
+    mine = ranks.share(cfg.batch_size)  # this process's rows of each global batch (all of them alone)
     train_set, test_set = load_data(cfg)
     model_cfg = build_model_config(cfg, train_set)
     ckpt = _check_run_dir(cfg, model_cfg, train_set)
@@ -261,8 +279,12 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.compile:
         model.inner.compile()  # in place: state_dict keys stay the same, so checkpoints are unchanged
     opt, emb_opt = make_optimizers(model, cfg)
+    # Every rank draws the same global batch and keeps its share, whatever the number of ranks.
     batches = TrainBatches(train_set, cfg.batch_size, augment=cfg.augment, seed=cfg.seed)
     ema = WeightAverage(model, cfg.ema) if cfg.ema is not None else None
+    stepper = distributed.wrap(model, ranks, device)  # what the training step calls
+    if ranks.active:
+        torch.manual_seed(cfg.seed + ranks.rank)  # each rank its own exploration draws
     step, carry, history, train_time = 0, None, [], 0.0
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -270,20 +292,27 @@ def train(cfg: TrainConfig) -> dict:
         if ema is not None:
             ema.load_state_dict(ckpt["ema"])
         batches.load_state_dict(ckpt["batches"])
-        carry = ACTCarry.from_state(ckpt["carry"]).to(device) if ckpt["carry"] else None
-        _set_rng_state(ckpt["rng"])
+        if ckpt["carry"]:  # saved as the global batch's carry: take this rank's rows
+            carry = ACTCarry.from_state(distributed.take_rows(ckpt["carry"], mine)).to(device)
+        _resume_rng(ckpt["rng"], ranks, cfg.seed, ckpt["step"])
         step, history, train_time = ckpt["step"], list(ckpt["history"]), ckpt["train_time_s"]
 
     def save() -> Path:
+        """Write the checkpoint (rank 0; under torchrun every rank must call it: it gathers the carry)."""
         path = cfg.run_dir / "checkpoint.pt"
-        save_checkpoint(path, {
-            "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(),
-            "data": data_signature(train_set), "model": model.state_dict(),
-            "optimizer": opt.state_dict(), **({"ema": ema.state_dict()} if ema is not None else {}),
-            "carry": carry.to_state() if carry is not None else {},
-            "batches": done["batches"], "rng": done["rng"], "step": step, "history": history,
-            "train_time_s": train_time, "device": str(device),
-        })
+        state = distributed.gather_rows(carry.to_state(), ranks) if carry is not None else {}
+        rngs = distributed.gather_objects(done["rng"], ranks)
+        if ranks.main:
+            save_checkpoint(path, {
+                "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(),
+                "data": data_signature(train_set), "model": model.state_dict(),
+                "optimizer": opt.state_dict(), **({"ema": ema.state_dict()} if ema is not None else {}),
+                "carry": state, "batches": done["batches"],
+                "rng": rngs[0] if len(rngs) == 1 else {"ranks": rngs},
+                "step": step, "history": history, "train_time_s": train_time, "device": str(device),
+                **({"world_size": ranks.world} if ranks.active else {}),
+            })
+        distributed.barrier(ranks)
         return path
 
     def evaluate_into(record: dict) -> None:
@@ -307,11 +336,22 @@ def train(cfg: TrainConfig) -> dict:
                   f"cell {result['accuracy']:.3f} after {len(result['exact_by_segment'])} segments "
                   f"({record['eval_time_s']:.1f} s)")
 
-    cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    (cfg.run_dir / "config.json").write_text(json.dumps(
-        {"train": cfg.to_dict(), "model": model_cfg.to_dict(), "data": data_signature(train_set)}, indent=2))
+    def evaluate_on_main(record: dict) -> None:
+        """Rank 0 evaluates (the others wait), then every rank keeps the same record."""
+        if ranks.main:
+            evaluate_into(record)
+        record.update(distributed.gather_objects(record, ranks)[0])
+        distributed.barrier(ranks)
+
+    if ranks.main:
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        (cfg.run_dir / "config.json").write_text(json.dumps(
+            {"train": cfg.to_dict(), "model": model_cfg.to_dict(), "data": data_signature(train_set),
+             **({"world_size": ranks.world} if ranks.active else {})}, indent=2))
+    distributed.barrier(ranks)
     stop_at = min(cfg.max_steps, cfg.stop_after_steps or cfg.max_steps)
-    bar = tqdm(total=cfg.max_steps, initial=step, disable=not cfg.progress, desc=f"train {train_set.name}")
+    bar = tqdm(total=cfg.max_steps, initial=step, disable=not (cfg.progress and ranks.main),
+               desc=f"train {train_set.name}")
     model.train()
     # `done` is the state as of the last completed step: an interruption in the middle of a step
     # saves this, not the half-done step, so nothing is lost and nothing is counted twice.
@@ -319,16 +359,18 @@ def train(cfg: TrainConfig) -> dict:
     last_exact = next((h["train_exact"] for h in reversed(history) if "train_exact" in h), None)
     try:
         while step < stop_at:
-            if cfg.time_budget_s is not None and train_time >= cfg.time_budget_s:
+            out_of_time = cfg.time_budget_s is not None and train_time >= cfg.time_budget_s
+            if distributed.any_rank(out_of_time, ranks):  # all ranks stop at the same step
                 break
             t0 = time.perf_counter()
             lr = _set_lr(cfg, step, opt, emb_opt)
-            inputs, labels = next(batches)
-            batch = _batch_on(inputs, labels, device)
+            inputs, labels = next(batches)  # the global batch
+            batch = _batch_on(inputs[mine], labels[mine], device)
             if carry is None:
                 carry = model.initial_carry(batch)
-            carry, metrics = train_step(model, carry, batch, opt, emb_opt, cfg.loss_type,
+            carry, metrics = train_step(stepper, carry, batch, opt, emb_opt, cfg.loss_type,
                                         autocast_context(device) if cfg.autocast else nullcontext())
+            metrics = distributed.mean_metrics(metrics, ranks)
             step += 1
             if ema is not None:
                 ema.update(model, step)
@@ -346,18 +388,25 @@ def train(cfg: TrainConfig) -> dict:
             shown = {} if last_exact is None else {"exact": f"{last_exact:.2f}"}
             bar.set_postfix(loss=f"{record['loss']:.3f}", **shown, refresh=False)  # at tqdm's pace, not every step
             if test_set is not None and (step % cfg.eval_every == 0 or step == cfg.max_steps):
-                evaluate_into(record)
+                evaluate_on_main(record)
             history.append(record)
             if step % cfg.checkpoint_every == 0:
                 save()
         if test_set is not None and history and "test_exact_accuracy" not in history[-1]:
-            evaluate_into(history[-1])  # a run stopped by its time budget still reports where it ended
-    except KeyboardInterrupt:
-        bar.write(f"interrupted at step {step}: saving a checkpoint in {cfg.run_dir}")
-        raise
-    finally:
+            evaluate_on_main(history[-1])  # a run stopped by its time budget still reports where it ended
+    except BaseException as exc:
         bar.close()
-        path = save()
+        if ranks.active:  # the other ranks may be gone: no collective step, keep the last saved checkpoint
+            if ranks.main:
+                print(f"stopped at step {step}: resume from the last checkpoint in {cfg.run_dir} (written "
+                      f"every {cfg.checkpoint_every} steps)", file=sys.stderr)
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            bar.write(f"interrupted at step {step}: saving a checkpoint in {cfg.run_dir}")
+        save()
+        raise
+    bar.close()
+    path = save()
     if not math.isfinite(history[-1]["loss"] if history else 0.0):
         raise FloatingPointError(f"training diverged: the loss is {history[-1]['loss']} at step {step}")
     if ema is not None:  # the model a run gives back is the one its evaluations measured (as load_model)
@@ -385,10 +434,12 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--task", default=None, help="shipped data set, e.g. sudoku-6x6 (default)")
-    src.add_argument("--data", default=None, help="training CSV in the Sudoku-Extreme or Maze-Hard format")
-    src.add_argument("--recipe", default=None,
-                     help="a named recipe (hrm_minimal.recipes: the measured settings of a task, e.g. sudoku-4x4); "
-                          "options given with it change it")
+    src.add_argument("--data", default=None,
+                     help="training CSV in the Sudoku-Extreme or Maze-Hard format, or a folder built by "
+                          "python -m hrm_minimal.data prepare (its test split is the test data)")
+    p.add_argument("--recipe", default=None,
+                   help="a named recipe (hrm_minimal.recipes: the measured settings of a task, e.g. sudoku-4x4, "
+                        "or the paper's, e.g. paper-sudoku-extreme-1k); options given with it change it")
     p.add_argument("--test-data", default=None, help="test CSV to evaluate on (with --data)")
     p.add_argument("--preset", default="cpu-small", help="model preset (cpu-tiny, cpu-small, paper, ...)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -440,7 +491,12 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
 
         if a.recipe not in RECIPES:
             p.error(f"unknown recipe {a.recipe!r}; recipes: {', '.join(sorted(RECIPES))}")
+        if "task" in given:
+            p.error("argument --task: not allowed with argument --recipe (a recipe names its data; --data "
+                    "points it at another copy of it)")
         changes = {k: v for k, v in given.items() if k not in ("recipe", "overrides", "dry_run")}
+        if "data" in changes:  # e.g. the paper's data built in another folder
+            changes["task"] = None
         if "eval_limit" in changes:
             changes["eval_limit"] = changes["eval_limit"] or None
         return recipe_config(a.recipe, overrides=overrides, **changes), a.dry_run
@@ -457,15 +513,46 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, bool]:
     return cfg, a.dry_run
 
 
+def describe_training(cfg: TrainConfig, puzzles: int) -> list[str]:
+    """What a run will do, in words: optimiser, schedule, steps (for --dry-run)."""
+    emb_lr = cfg.lr if cfg.puzzle_emb_lr is None else cfg.puzzle_emb_lr
+    emb_wd = cfg.weight_decay if cfg.puzzle_emb_weight_decay is None else cfg.puzzle_emb_weight_decay
+    schedule = ("then constant" if cfg.lr_min_ratio == 1.0
+                else f"then cosine down to {cfg.lr_min_ratio:g} of it at step {cfg.max_steps:,}")
+    epochs = cfg.max_steps * cfg.batch_size / puzzles
+    reads = "the whole test split" if cfg.eval_limit is None else f"{cfg.eval_limit:,} test puzzles"
+    return [
+        f"optimiser: {cfg.optimizer} at {cfg.lr:g}, betas {tuple(cfg.betas)}, weight decay {cfg.weight_decay:g}; "
+        f"{cfg.lr_warmup_steps:,} warm-up steps, {schedule}; puzzle embedding: sign-SGD at {emb_lr:g}, "
+        f"weight decay {emb_wd:g}; loss {cfg.loss_type}",
+        f"steps: {cfg.max_steps:,} of a global batch of {cfg.batch_size} ({epochs:,.0f} passes over "
+        f"{puzzles:,} training puzzles); evaluation every {cfg.eval_every:,} steps on {reads}"
+        + (f", stopped after {cfg.time_budget_s:g} s of training" if cfg.time_budget_s else ""),
+    ]
+
+
 def dry_run(cfg: TrainConfig) -> None:
-    """Print the resolved configuration, the device and the parameter count."""
-    train_set, test_set = load_data(cfg)
-    model_cfg = build_model_config(cfg, train_set)
+    """Print the resolved configuration, the device and the parameter count. A paper recipe whose
+    data is not built yet is described with its data set's sizes."""
+    from hrm_minimal.recipes import PAPER_DATA, PAPER_PUZZLES
+
+    if cfg.data in PAPER_DATA and not Path(cfg.data).exists():
+        name, vocab, seq_len = PAPER_DATA[cfg.data]
+        model_cfg = get_preset(cfg.preset, vocab_size=vocab, seq_len=seq_len, **cfg.overrides)
+        puzzles = PAPER_PUZZLES
+        print(f"data: {cfg.data} is not built yet (python -m hrm_minimal.data fetch {name}, then "
+              f"python -m hrm_minimal.data prepare {name}); {puzzles:,} training puzzles, vocab {vocab}, seq_len {seq_len}")
+    else:
+        train_set, test_set = load_data(cfg)
+        model_cfg = build_model_config(cfg, train_set)
+        puzzles = len(train_set)
+        print(f"data: {train_set.name} ({train_set.kind}, {len(train_set)} train, {len(test_set) if test_set is not None else 0} "
+              f"test, vocab {train_set.vocab_size}, seq_len {train_set.seq_len})")
     model = HRM(model_cfg)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"data: {train_set.name} ({train_set.kind}, {len(train_set)} train, "
-          f"{len(test_set) if test_set is not None else 0} test, vocab {train_set.vocab_size}, seq_len {train_set.seq_len})")
     print("model: " + json.dumps(model_cfg.to_dict()))
+    for line in describe_training(cfg, puzzles):
+        print(line)
     print("train: " + json.dumps({k: v for k, v in cfg.to_dict().items() if k != "overrides"}))
     print(f"run folder: {cfg.run_dir}")
     print(f"device: {get_device(cfg.device)}")
@@ -487,6 +574,10 @@ def main(argv: list[str] | None = None) -> int:
             "the same command plus --resume"
         print(f"stopped; the checkpoint is saved: resume with {again}", file=sys.stderr)
         return 130
+    finally:
+        distributed.finish()
+    if int(os.environ.get("RANK", 0)) != 0:
+        return 0  # under torchrun, rank 0 reports
     last = result["history"][-1] if result["history"] else {}
     print(f"finished at step {result['step']}; checkpoint: {result['checkpoint']}")
     if "test_exact_accuracy" in last:

@@ -541,6 +541,8 @@ def test_recipe_on_the_command_line_is_the_named_recipe_with_the_options_given_o
     assert cfg == recipe_config("sudoku-4x4", max_steps=800, lr=2e-3, overrides={"H_cycles": 3})
     assert cfg.overrides["pos_encodings"] == "learned" and cfg.ema == 0.99  # the recipe's own settings stay
     assert train_mod._parse_args(["--recipe", "sudoku-6x6", "--eval-limit", "0"])[0].eval_limit is None
+    moved = train_mod._parse_args(["--recipe", "paper-sudoku-extreme-1k", "--data", "/big/disk/sx-1k"])[0]
+    assert (moved.data, moved.task) == ("/big/disk/sx-1k", None)  # the recipe's data, built elsewhere
 
 
 @pytest.mark.parametrize("argv, message", [(["--recipe", "sudoku-5x5"], "unknown recipe 'sudoku-5x5'"),

@@ -225,44 +225,76 @@ def load_pretrained(name: str, device: torch.device | str = "cpu") -> tuple[HRM,
     return load_model(str(shipped_checkpoint(name)), device=device)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m hrm_minimal.evaluate", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("checkpoint", help="a checkpoint.pt, its run folder, or a shipped model's name (sudoku-6x6)")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--task", default=None, help="shipped data set (default: the one the checkpoint was trained on)")
-    src.add_argument("--data", default=None, help="a CSV in the Sudoku-Extreme or Maze-Hard format")
-    p.add_argument("--split", default="test", choices=["train", "test"])
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N puzzles")
-    p.add_argument("--max-steps", type=int, default=None,
-                   help="segments per puzzle (default: what the file says it is read with, else halt_max_steps)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="auto")
-    a = p.parse_args(argv)
-    try:
-        device = get_device(a.device)
-        model, ckpt = load_model(a.checkpoint, device=device)
-        if a.data is not None:
-            puzzles = load_csv(a.data)
-        else:
-            data = ckpt.get("data")
-            task = a.task or (data.get("name") if isinstance(data, dict) else None)
-            if not isinstance(task, str):
-                raise ValueError(f"checkpoint {a.checkpoint} does not name its data set; pass --task or --data")
-            puzzles = load_task(task, a.split)
-        check_data_matches(model.config, puzzles, where=f"checkpoint {a.checkpoint}")
-        r = evaluate(model, puzzles, batch_size=a.batch_size, device=device, limit=a.limit,
-                     max_steps=a.max_steps)
-    except (ValueError, FileNotFoundError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"data: {puzzles.name} ({a.split if a.data is None else a.data}), {r['count']} puzzles, "
-          f"{len(r['exact_by_segment'])} segments each, device {device}")
+def _puzzles_for(a: argparse.Namespace, ckpt: dict, path: str) -> PuzzleSet:
+    """The puzzles to read a model on: --data, --task, else the data set its run trained on."""
+    from hrm_minimal.data import load_puzzles
+
+    if a.data is not None:
+        return load_puzzles(a.data, a.split)
+    run = ckpt.get("train_config") if isinstance(ckpt.get("train_config"), dict) else {}
+    if a.task is None and isinstance(run.get("data"), str) and Path(run["data"]).is_dir():
+        return load_puzzles(run["data"], a.split)  # a built data set (python -m hrm_minimal.data prepare)
+    data = ckpt.get("data")
+    task = a.task or (data.get("name") if isinstance(data, dict) else None)
+    if not isinstance(task, str):
+        raise ValueError(f"checkpoint {path} does not name its data set; pass --task or --data")
+    return load_task(task, a.split)
+
+
+def _report(r: dict, puzzles: PuzzleSet, where: str, device, reading: str) -> float:
+    """Print one model's results; returns its headline."""
+    print(f"data: {puzzles.name} ({where}), {r['count']} puzzles, {len(r['exact_by_segment'])} segments each, "
+          f"device {device}")
     print("exact accuracy by segment: " + " ".join(f"{x:.3f}" for x in r["exact_by_segment"]))
     print(f"cell accuracy: {r['accuracy']:.4f}" + (f" (blank cells: {r['blank_accuracy']:.4f})" if "blank_accuracy" in r else ""))
     print(f"Q head: halts after {r['mean_segments']:.2f} segments on average, exact there {r['exact_at_q_halt']:.4f}; "
           f"Q-halt accuracy {r['q_halt_accuracy']:.4f}")
-    print(f"exact accuracy: {r['exact_accuracy']:.4f}")
+    headline = r["exact_at_q_halt"] if reading == "q-halt" else r["exact_accuracy"]
+    print(f"exact accuracy{' where the Q head halts' if reading == 'q-halt' else ''}: {headline:.4f}")
+    return headline
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m hrm_minimal.evaluate", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", nargs="+",
+                   help="a checkpoint.pt, its run folder, or a shipped model's name (sudoku-6x6); several "
+                        "(e.g. one run per seed) are each read, then summarised")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--task", default=None, help="shipped data set (default: the one the checkpoint was trained on)")
+    src.add_argument("--data", default=None,
+                     help="a CSV in the Sudoku-Extreme or Maze-Hard format, or a folder built by "
+                          "python -m hrm_minimal.data prepare")
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N puzzles")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="segments per puzzle (default: what the file says it is read with, else halt_max_steps)")
+    p.add_argument("--reading", choices=["all-segments", "q-halt"], default="all-segments",
+                   help="the headline: exact accuracy after all segments (as the reference reports it), or "
+                        "where the Q head first says halt (ACT halting as at inference)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto")
+    a = p.parse_args(argv)
+    headlines = []
+    for path in a.checkpoint:
+        try:
+            device = get_device(a.device)
+            model, ckpt = load_model(path, device=device)
+            puzzles = _puzzles_for(a, ckpt, path)
+            check_data_matches(model.config, puzzles, where=f"checkpoint {path}")
+            r = evaluate(model, puzzles, batch_size=a.batch_size, device=device, limit=a.limit,
+                         max_steps=a.max_steps)
+        except (ValueError, FileNotFoundError, TypeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if len(a.checkpoint) > 1:
+            print(f"== {path}")
+        headlines.append(_report(r, puzzles, a.split if a.data is None else a.data, device, a.reading))
+    if len(headlines) > 1:
+        mean = sum(headlines) / len(headlines)
+        std = (sum((h - mean) ** 2 for h in headlines) / (len(headlines) - 1)) ** 0.5
+        print(f"{len(headlines)} models: exact accuracy mean {mean:.4f}, standard deviation {std:.4f}, "
+              f"min {min(headlines):.4f}, max {max(headlines):.4f}")
     return 0
 
 

@@ -99,9 +99,9 @@ def test_bad_variant_settings_are_named(field, value, message):
         _config(**{field: value})
 
 
-def test_tracing_refuses_the_trm_model_with_a_reason():
+def test_the_trm_model_is_traced_latent_steps_then_one_answer_step_per_cycle():
     from hrm_minimal.trace import trace_segments
 
-    model = HRM(_config(architecture="trm", act_continue=False))
-    with pytest.raises(ValueError, match="not traced yet"):
-        trace_segments(model, _batch(), 2)
+    config = _config(architecture="trm", act_continue=False)
+    trace = trace_segments(HRM(config), _batch(), 2)
+    assert trace.kinds == (["L"] * config.L_cycles + ["H"]) * config.H_cycles * 2

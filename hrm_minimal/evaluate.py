@@ -254,6 +254,21 @@ def _report(r: dict, puzzles: PuzzleSet, where: str, device, reading: str) -> fl
     return headline
 
 
+def _report_tta(model: HRM, puzzles: PuzzleSet, a: argparse.Namespace) -> None:
+    """--tta K: read the puzzles under K symmetries (hrm_minimal.tta) and print the votes; the last
+    line is the headline."""
+    from hrm_minimal.tta import tta_evaluate
+
+    t = tta_evaluate(model, puzzles, a.tta, limit=a.limit, segments=a.max_steps, batch_size=a.batch_size)
+    print(f"test-time augmentation: {t['k']} symmetries per puzzle (the identity and {t['k'] - 1} random, "
+          f"seed {t['seed']}), {t['segments']} segments each, {t['seconds']:.1f} s")
+    for name, key in (("plain (identity)", "plain"), ("cell vote", "cell_vote"), ("answer vote", "answer_vote")):
+        print(f"  {name + ':':18} exact {t[key + '_exact']:.4f}, cells {t[key + '_accuracy']:.4f}")
+    print(f"  some symmetry right: {t['any_exact']:.4f}; all {t['k']} answers the same: {t['unanimous']:.4f}")
+    print(f"exact accuracy with K={t['k']} symmetries: cell vote {t['cell_vote_exact']:.4f}, "
+          f"answer vote {t['answer_vote_exact']:.4f} (plain {t['plain_exact']:.4f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m hrm_minimal.evaluate", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -274,7 +289,14 @@ def main(argv: list[str] | None = None) -> int:
                         "where the Q head first says halt (ACT halting as at inference)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto")
+    p.add_argument("--tta", type=int, default=1, metavar="K",
+                   help="test-time augmentation: also read each puzzle under K symmetries (the identity and "
+                        "K-1 random ones, seed 0; hrm_minimal.tta) after all its segments, and vote per cell "
+                        "and per whole answer; 1 is off")
     a = p.parse_args(argv)
+    if a.tta < 1:
+        print(f"error: --tta must be a positive number of symmetries (1 is off), got {a.tta}", file=sys.stderr)
+        return 2
     headlines = []
     for path in a.checkpoint:
         try:
@@ -290,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(a.checkpoint) > 1:
             print(f"== {path}")
         headlines.append(_report(r, puzzles, a.split if a.data is None else a.data, device, a.reading))
+        if a.tta > 1:
+            _report_tta(model, puzzles, a)
     if len(headlines) > 1:
         mean = sum(headlines) / len(headlines)
         std = (sum((h - mean) ** 2 for h in headlines) / (len(headlines) - 1)) ** 0.5

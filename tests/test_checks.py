@@ -14,6 +14,7 @@ import cases_lesson05
 import cases_lesson06
 import cases_lesson07
 import cases_lesson08
+import cases_lesson09
 from hrm_minimal import checks
 
 # --------------------------------------------------------------------------- the machinery
@@ -232,7 +233,7 @@ CASES = [
     (checks.check_permute_digits, _permute_right, [_permute_inverse, _permute_in_place, _permute_everything,
                                                    _permute_2d_only, _permute_float, _permute_list]),
     (checks.check_exact_accuracy, _exact_right, [_exact_cells, _exact_unmasked, _exact_per_row, _exact_tensor]),
-] + cases_lesson02.CASES + cases_lesson03.CASES + cases_lesson04.CASES + cases_lesson05.CASES + cases_lesson06.CASES + cases_lesson07.CASES + cases_lesson08.CASES  # lessons 02-07 list theirs beside
+] + cases_lesson02.CASES + cases_lesson03.CASES + cases_lesson04.CASES + cases_lesson05.CASES + cases_lesson06.CASES + cases_lesson07.CASES + cases_lesson08.CASES + cases_lesson09.CASES  # lessons 02-07 list theirs beside
 
 
 def _case_id(case):
@@ -297,7 +298,7 @@ def test_hints_do_not_reveal_expected_values(capsys):
     (checks.check_permute_digits, _permute_in_place, "in place"),
     (checks.check_exact_accuracy, _exact_cells, "cell accuracy"),
     (checks.check_exact_accuracy, _exact_unmasked, "IGNORE_LABEL_ID"),
-] + cases_lesson02.HINTS + cases_lesson03.HINTS + cases_lesson04.HINTS + cases_lesson05.HINTS + cases_lesson06.HINTS + cases_lesson07.HINTS + cases_lesson08.HINTS)
+] + cases_lesson02.HINTS + cases_lesson03.HINTS + cases_lesson04.HINTS + cases_lesson05.HINTS + cases_lesson06.HINTS + cases_lesson07.HINTS + cases_lesson08.HINTS + cases_lesson09.HINTS)
 def test_hints_name_the_mistake(checker, wrong, hint, capsys):
     checker(wrong)
     assert hint in capsys.readouterr().out

@@ -37,6 +37,9 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "7.1": ("solve",),
     "8.1": ("_trm_segment", "segment", "inner.forward", "call:inner"),
     "8.2": ("participation_ratio",),
+    "9.1": ("settled_segments", "settled_segment", "trace_puzzles"),
+    "9.2": ("Symmetry", "invert", "inverse", "tta_answers"),
+    "9.3": ("cell_vote", "answer_vote", "score_votes"),
 }
 
 

@@ -33,6 +33,23 @@ def settled_loop_off_by_one(boards):  # the walk back tests "settled from s" ins
     return out
 
 
+def settled_by_sum(boards):  # compares boards by their sums
+    same = (boards - boards[-1]).sum(-1) == 0
+    out = np.full(boards.shape[1], boards.shape[0], dtype=np.int64)
+    for s in range(boards.shape[0] - 2, -1, -1):
+        out = np.where(same[s] & (out == s + 2), s + 1, out)
+    return out
+
+
+def settled_forward_no_break(boards):  # a forward loop that keeps the LAST qualifying segment
+    out = np.zeros(boards.shape[1], dtype=np.int64)
+    for n in range(boards.shape[1]):
+        for s in range(boards.shape[0]):
+            if (boards[s:, n] == boards[-1, n]).all():
+                out[n] = s + 1
+    return out
+
+
 def settled_zero_based(boards):
     return settled_right(boards) - 1
 
@@ -113,6 +130,12 @@ def unpermute_gather_cells(answers, cells, tokens):
     return np.take_along_axis(np.argsort(tokens, axis=1), np.take_along_axis(answers, cells, axis=1), axis=1)
 
 
+def unpermute_scatter_argsort(answers, cells, tokens):  # scatters to argsort(cells): the move again
+    moved = np.empty_like(answers)
+    np.put_along_axis(moved, np.argsort(cells, axis=1), answers, axis=1)
+    return np.take_along_axis(np.argsort(tokens, axis=1), moved, axis=1)
+
+
 def unpermute_tokens_forward(answers, cells, tokens):
     return np.take_along_axis(tokens, np.take_along_axis(answers, np.argsort(cells, axis=1), axis=1), axis=1)
 
@@ -188,6 +211,21 @@ def vote_whole_answers(answers):
     return np.take_along_axis(answers, same.argmax(0)[None, :, None], axis=0)[0]
 
 
+def vote_ten_tokens(answers):  # a one-hot over 10 tokens: 9x9 Sudoku has 11
+    counts = np.zeros(answers.shape[1:] + (10,), dtype=np.int64)
+    for t in range(10):
+        counts[..., t] = (answers == t).sum(0)
+    votes = np.take_along_axis(counts[None], np.minimum(answers, 9)[..., None], -1)[..., 0]
+    return np.take_along_axis(answers, votes.argmax(0)[None], 0)[0] if answers.max() < 10 else \
+        np.minimum(np.take_along_axis(answers, votes.argmax(0)[None], 0)[0], 9)
+
+
+def vote_strict_majority(answers):  # a strict majority, else draw 0
+    votes = (answers[:, None] == answers[None]).sum(1)
+    top = np.take_along_axis(answers, votes.argmax(0)[None], 0)[0]
+    return np.where(votes.max(0) > len(answers) / 2, top, answers[0])
+
+
 def vote_floats(answers):
     return vote_right(answers).astype(float)
 
@@ -201,7 +239,8 @@ CASES = [
     (checks.check_settled_segment, settled_right,
      [settled_zero_based, settled_one_late, settled_first_equal, settled_first_pause, settled_count_changes,
       settled_all_puzzles, settled_zero_if_changing, settled_minus_one_if_changing, settled_floats,
-      settled_in_place, settled_equal_to_first, settled_loop_off_by_one]),
+      settled_in_place, settled_equal_to_first, settled_loop_off_by_one, settled_by_sum,
+      settled_forward_no_break]),
     (checks.check_settled_segment, settled_right_changes, []),
     (checks.check_unpermute, unpermute_right,
      [unpermute_apply_again, unpermute_cells_only, unpermute_tokens_only, unpermute_gather_cells,
@@ -209,7 +248,7 @@ CASES = [
     (checks.check_unpermute, unpermute_right_scatter, []),
     (checks.check_cell_vote, vote_right,
      [vote_first_draw, vote_smallest_tie, vote_largest_tie, vote_latest_tie, vote_mean, vote_median,
-      vote_whole_answers, vote_floats, vote_in_place]),
+      vote_whole_answers, vote_floats, vote_in_place, vote_ten_tokens, vote_strict_majority]),
     (checks.check_cell_vote, vote_right_loop, []),
 ]
 
@@ -224,11 +263,15 @@ HINTS = [
     (checks.check_settled_segment, settled_minus_one_if_changing, "not -1"),
     (checks.check_settled_segment, settled_floats, "integers"),
     (checks.check_settled_segment, settled_loop_off_by_one, "came out at the last segment"),
+    (checks.check_settled_segment, settled_forward_no_break, "keep the first such s"),
+    (checks.check_settled_segment, settled_by_sum, "cell by cell"),
+    (checks.check_cell_vote, vote_strict_majority, "MOST votes"),
     (checks.check_settled_segment, settled_in_place, "changed the boards"),
     (checks.check_unpermute, unpermute_apply_again, "a second time"),
     (checks.check_unpermute, unpermute_cells_only, "tokens are not"),
     (checks.check_unpermute, unpermute_tokens_only, "cells are not"),
-    (checks.check_unpermute, unpermute_gather_cells, "moved forward once more"),
+    (checks.check_unpermute, unpermute_gather_cells, "cells went the wrong way"),
+    (checks.check_unpermute, unpermute_scatter_argsort, "cells went the wrong way"),
     (checks.check_unpermute, unpermute_tokens_forward, "its inverse"),
     (checks.check_unpermute, unpermute_first_row, "its own symmetry"),
     (checks.check_unpermute, unpermute_floats, "integers"),

@@ -58,19 +58,27 @@ def _integer_array(got, want: np.ndarray, what: str) -> np.ndarray:
 def _boards(rng: np.random.Generator) -> np.ndarray:
     """(segments, N, S) boards: for each puzzle one pattern of answers over the segments, every pattern
     in every trial (kept from segment 1; settled at a random segment; back at the final answer and
-    away again; changed at the last segment; a single late change)."""
+    away again; changed at the last segment; a single late change). Every other answer moves one cell
+    up and another down by the same amount, so that a board's sum (or mean) does not tell answers apart."""
     segments, S = int(rng.integers(4, 8)), int(rng.integers(3, 7))
     patterns = ["kept", "settles", "returns", "last", "settles", "returns", "late"]
     rng.shuffle(patterns)
     boards = np.empty((segments, len(patterns), S), dtype=np.int64)
-    for b, pattern in enumerate(patterns):
-        final = rng.integers(2, 7, size=S)
-        other = final.copy()
-        other[rng.integers(S)] += 1  # another answer: one cell differs
+
+    def another(final: np.ndarray, step: int) -> np.ndarray:
+        a, b = rng.choice(S, size=2, replace=False)
+        board = final.copy()
+        board[a] += step
+        board[b] -= step
+        return board
+
+    for n, pattern in enumerate(patterns):
+        final = rng.integers(3, 9, size=S)
+        other = another(final, 1)
         seq = [final] * segments
         if pattern == "settles":
             k = int(rng.integers(1, segments - 1))  # settles at segment k + 1
-            seq = [other + i + 1 for i in range(k)] + [final] * (segments - k)
+            seq = [another(final, i + 1) for i in range(k)] + [final] * (segments - k)
         elif pattern == "returns":  # the final answer at segment 1, then another, then the final again
             k = int(rng.integers(2, segments - 1))
             seq = [final] + [other] * (k - 1) + [final] * (segments - k)
@@ -78,7 +86,7 @@ def _boards(rng: np.random.Generator) -> np.ndarray:
             seq = [final] * (segments - 1) + [other]
         elif pattern == "late":
             seq = [other] * (segments - 2) + [final] * 2
-        boards[:, b] = np.stack(seq)
+        boards[:, n] = np.stack(seq)
     return boards
 
 
@@ -97,7 +105,18 @@ def _changes(boards):
     return (boards[1:] != boards[:-1]).any(-1).sum(0)
 
 
+def _by_sum(boards):
+    return settled_segments(boards.sum(-1, keepdims=True))
+
+
+def _strict_majority(answers):
+    votes = (answers[:, None] == answers[None]).sum(1)
+    return np.where(votes.max(0) > len(answers) / 2, cell_vote(answers), answers[0])
+
+
 _SETTLED_MISTAKES = [
+    ("compare the answers cell by cell ((a == b).all(axis=-1)): two different boards can have the same sum "
+     "or mean", _by_sum),
     ("segments are numbered from 1: a puzzle whose answer never changes settles at segment 1",
      lambda b: settled_segments(b) - 1),
     ("count from the segment whose answer is kept to the end: that is one earlier than where your count ends",
@@ -107,9 +126,10 @@ _SETTLED_MISTAKES = [
     ("the first segment the next one keeps is only a pause: the answer must stay the same at every segment "
      "from s to the last", _first_pause),
     ("that counts the changes; the question is WHERE the last change happened: the segment after it", _changes),
-    ("every puzzle came out at the last segment, but each puzzle settles at its own segment: compare boards "
-     "along the cells only (.all(axis=-1)), not over all puzzles at once; walking back from the end, a puzzle "
-     "settles at s when its answer at s is the last one AND it had settled at s + 1 (check the loop's bounds)",
+    ("every puzzle came out at the last segment, but each puzzle settles at its own segment, the EARLIEST s "
+     "from which its answer stays the last one: compare boards along the cells only (.all(axis=-1)), not over "
+     "all puzzles at once; a loop forward must keep the first such s, not the last; walking back from the end, "
+     "a puzzle settles at s when its answer at s is the last one AND it had settled at s + 1",
      lambda b: np.full(b.shape[1], b.shape[0])),
     ("a puzzle changed by the last segment settles there: return the number of segments, not 0",
      lambda b: np.where(settled_segments(b) == b.shape[0], 0, settled_segments(b))),
@@ -191,8 +211,9 @@ _UNPERMUTE_MISTAKES = [
      "with the inverse of tokens (np.argsort(tokens, axis=1))", _cells_back_only),
     ("the tokens are mapped back but the cells are not: move each cell back too (gather with "
      "np.argsort(cells, axis=1), or scatter: out[r, cells[r, i]] = ...)", _tokens_back_only),
-    ("the tokens are mapped back, but the cells were moved forward once more: gathering with cells repeats "
-     "the symmetry's move; use np.argsort(cells, axis=1) (or scatter to cells)", _cells_forward_tokens_back),
+    ("the tokens are mapped back, but the cells went the wrong way: gather with np.argsort(cells, axis=1), or "
+     "scatter to cells (out[r, cells[r, i]] = answer[r, i]); gathering with cells, or scattering to "
+     "argsort(cells), repeats the symmetry's move", _cells_forward_tokens_back),
     ("the cells are back in place, but the tokens went through the symmetry's map again: map them with its "
      "inverse, np.argsort(tokens, axis=1)", _cells_back_tokens_forward),
     ("each puzzle has its own symmetry: use row r of cells and tokens for answer r", _first_row_for_all),
@@ -237,7 +258,8 @@ def _votes(rng: np.random.Generator, trial: int) -> np.ndarray:
     smallest nor the largest; later trials draw K from 3 to 5."""
     K = (5, 3)[trial] if trial < 2 else int(rng.integers(3, 6))
     N, S = int(rng.integers(3, 7)), int(rng.integers(4, 9))
-    answers = rng.integers(2, 8, size=(K, N, S))
+    answers = rng.integers(0, 11, size=(K, N, S))  # 9x9 Sudoku's tokens: 0 to 10
+    answers[:, :, -1] = np.array([10, 0, 10, 1, 1][:K])[:, None]  # 10 wins (K = 3 or 4), or a 10/1 tie (K = 5)
     for n in range(N):  # one hand-made tie per puzzle: draws 0 and 1 give 5, then 2 and 9 alternate
         s = int(rng.integers(S))
         answers[:, n, s] = [5, 2, 9, 5, 2][:K] if K != 4 else [2, 5, 9, 9]  # K=4: 9 wins over 2 and 5
@@ -245,11 +267,12 @@ def _votes(rng: np.random.Generator, trial: int) -> np.ndarray:
     answers[:, 1, 0] = ([9, 2, 5, 5, 2][:K] if K != 4 else [9, 2, 5, 5])  # draw 0 in a minority (K > 3)
     if K == 5:  # 2 and 9 tie; 2 comes first, 9 last: the latest draw's rule is not the smallest token's
         answers[:, 0, 1] = [2, 9, 2, 9, 5]
-    if K >= 4:  # puzzle 2: draws 1 and 2 give the same whole answer, the others agree on its first cell only
+        answers[:, 1, 1] = [9, 5, 5, 5, 2]  # a strict majority against draw 0
+    if K >= 4:  # puzzle 2: the last two draws give the same whole answer, the others agree on its first cell
         same = rng.integers(2, 8, size=S)
         same[0] = 2
-        answers[1, 2] = answers[2, 2] = same
-        for k in [0] + list(range(3, K)):
+        answers[K - 2, 2] = answers[K - 1, 2] = same
+        for k in range(K - 2):
             answers[k, 2] = (same - 2 + k + 1) % 6 + 2  # differs from `same` in every cell, and from each other
             answers[k, 2, 0] = 7
     return answers
@@ -287,6 +310,8 @@ def _whole_answer(answers):
 _VOTE_MISTAKES = [
     ("that is draw 0's answer alone: count, for every cell, how many of the K answers give each token",
      lambda a: a[0]),
+    ("a cell takes the token with the MOST votes, even without a majority of more than half; only a tie "
+     "between the most voted tokens goes to the earliest draw", _strict_majority),
     ("a tie goes to the token of the EARLIEST draw among the tied ones (draw 0 is the plain model), not to "
      "the smallest token (np.bincount(...).argmax() and scipy's mode pick the smallest)", _tie_smallest),
     ("a tie goes to the token of the earliest draw among the tied ones, not to the largest token", _tie_largest),

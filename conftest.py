@@ -1,7 +1,7 @@
 """Repository-wide pytest hooks: `fast`/`slow`/`notebooks` markers, the notebook kernels'
 environment, and a table of each notebook's nbval run time beside its budget.
 
-    pytest -m fast          # unit tests only (about 1.5 minutes on a 2-core CPU), while developing
+    pytest -m fast          # unit tests only (about 45 s on a 2-core CPU), while developing
     pytest                  # everything: unit tests, then lessons/ and solutions/ under nbval
     pytest -m notebooks     # the notebooks alone
 """

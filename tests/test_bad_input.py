@@ -201,6 +201,7 @@ def test_a_file_torch_refuses_gets_a_one_line_reason(tmp_path, capsys, make, rea
     _one_line_error(capsys.readouterr().err, str(path))
 
 
+@pytest.mark.slow  # starts a Python process: not in `pytest -m fast`
 @pytest.mark.parametrize("args", [["CKPT"], ["GOOD", "--data", "CSV"]])
 def test_python_dash_m_evaluate_prints_one_line_and_no_traceback(tmp_path, args):
     names = {"CKPT": _write(tmp_path / "notes.pt", "epoch,loss\n"), "GOOD": _checkpoint(tmp_path / "good.pt"),

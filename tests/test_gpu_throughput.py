@@ -40,6 +40,7 @@ def _eval(step, time_s, exact=0.0, blank=0.11, cells=0.4) -> dict:
             "test_blank_accuracy": blank, "test_count": 300}
 
 
+@pytest.mark.slow  # starts a Python process: not in `pytest -m fast`
 def test_smoke_run_writes_positive_figures_and_ends_with_the_headline(tmp_path):
     done = _run(tmp_path, "--smoke")
     assert done.returncode == 0, done.stderr
@@ -57,6 +58,7 @@ def test_smoke_run_writes_positive_figures_and_ends_with_the_headline(tmp_path):
     assert (match.group(2) == "left") == (run["left_trivial"] is not None)
 
 
+@pytest.mark.slow  # starts a Python process: not in `pytest -m fast`
 def test_without_cuda_it_says_so_in_one_line_and_exits_0(tmp_path):
     done = _run(tmp_path)
     assert done.returncode == 0, done.stderr
@@ -64,6 +66,7 @@ def test_without_cuda_it_says_so_in_one_line_and_exits_0(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # starts a Python process: not in `pytest -m fast`
 def test_refuses_to_write_into_the_repository_root(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--out", str(SCRIPT.parent.parent)],
                           env=ENV, capture_output=True, text=True, timeout=60)

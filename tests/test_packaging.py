@@ -1,6 +1,8 @@
 """Packaging: pyproject, environment.yml and check_env name the same needs."""
 from __future__ import annotations
 
+import pytest
+
 import ast
 import re
 import subprocess
@@ -56,6 +58,7 @@ def test_check_env_lists_every_runtime_dependency():
     assert {dist for _, dist, _ in REQUIRED} == {_name(r) for r in _pyproject()["dependencies"]}
 
 
+@pytest.mark.slow  # starts a Python process: not in `pytest -m fast`
 def test_check_env_prints_ok_lines_and_the_device():
     out = subprocess.run([sys.executable, "-m", "hrm_minimal.check_env"], capture_output=True, text=True, check=True).stdout
     lines = out.strip().splitlines()

@@ -269,6 +269,7 @@ def test_three_symmetries_beat_the_plain_model_on_200_test_puzzles(shipped_6x6):
 # ---------------------------------------------------------------------------------------------
 # python -m hrm_minimal.evaluate --tta K
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow  # starts a Python process: not in `pytest -m fast`
 def test_the_tta_option_adds_lines_after_the_unchanged_report(capsys):
     from hrm_minimal.evaluate import main as evaluate_main
 

@@ -42,6 +42,21 @@ def _diagnose(results: list[tuple], mistakes: list[tuple[str, Callable]], fallba
     raise Mismatch(fallback)
 
 
+def _judge(student: Callable, inputs: dict[str, np.ndarray], want: np.ndarray, what: str, results: list,
+           mistakes: list[tuple[str, Callable]], fallback: str) -> None:
+    """Run the student on copies of `inputs`, refuse changes made in place, compare with `want`, and
+    name the mistake that explains every trial so far (or say what is asked)."""
+    given = {name: x.copy() for name, x in inputs.items()}
+    got = student(*given.values())
+    for name, x in inputs.items():
+        if not np.array_equal(given[name], x):
+            raise Mismatch(f"your function changed the {name} it was given; work on a copy")
+    got = _integer_array(got, want, what)
+    results.append((tuple(inputs.values()), got))
+    if not np.array_equal(got, want):
+        _diagnose(results, mistakes, fallback)
+
+
 def _integer_array(got, want: np.ndarray, what: str) -> np.ndarray:
     got = _as_array(got, what)
     if got.shape != want.shape:
@@ -147,18 +162,10 @@ def check_settled_segment(fn: Callable) -> Callable:
 
     def trial(student: Callable, rng: np.random.Generator) -> None:
         boards = _boards(rng)
-        want = settled_segments(boards)
-        given = boards.copy()
-        got = student(given)
-        if not np.array_equal(given, boards):
-            raise Mismatch("your function changed the boards it was given; work on a copy")
-        got = _integer_array(got, want, "settled_segment's result")
-        results.append(((boards,), got))
-        if not np.array_equal(got, want):
-            _diagnose(results, _SETTLED_MISTAKES,
-                      "for each puzzle, find the earliest segment s such that the answers at s, s+1, ..., last "
-                      "are all the same as the last one (1-based; the number of segments if the last segment "
-                      "still changed it)")
+        _judge(student, {"boards": boards}, settled_segments(boards), "settled_segment's result", results,
+               _SETTLED_MISTAKES, "for each puzzle, find the earliest segment s such that the answers at s, s+1, "
+               "..., last are all the same as the last one (1-based; the number of segments if the last segment "
+               "still changed it)")
 
     return run_check("9.1", fn, settled_segments, trial, trials=10)
 
@@ -232,18 +239,10 @@ def check_unpermute(fn: Callable) -> Callable:
 
     def trial(student: Callable, rng: np.random.Generator) -> None:
         sym, answers, _ = _symmetries(rng, len(results))
-        want = sym.invert(answers)
-        inputs = (answers.copy(), sym.cells.copy(), sym.tokens.copy())
-        got = student(*inputs)
-        if not (np.array_equal(inputs[0], answers) and np.array_equal(inputs[1], sym.cells)
-                and np.array_equal(inputs[2], sym.tokens)):
-            raise Mismatch("your function changed an array it was given; build a new one")
-        got = _integer_array(got, want, "unpermute's result")
-        results.append(((answers, sym.cells, sym.tokens), got))
-        if not np.array_equal(got, want):
-            _diagnose(results, _UNPERMUTE_MISTAKES,
-                      "the symmetry put cell cells[r, i] at i and relabelled its token with tokens[r]; undo both "
-                      "for each puzzle r (the inverse of a permutation p is np.argsort(p))")
+        _judge(student, {"answers": answers, "cells": sym.cells, "tokens": sym.tokens}, sym.invert(answers),
+               "unpermute's result", results, _UNPERMUTE_MISTAKES,
+               "the symmetry put cell cells[r, i] at i and relabelled its token with tokens[r]; undo both for each "
+               "puzzle r (the inverse of a permutation p is np.argsort(p))")
 
     return run_check("9.2", fn, _invert_reference, trial, trials=10)
 
@@ -331,16 +330,8 @@ def check_cell_vote(fn: Callable) -> Callable:
 
     def trial(student: Callable, rng: np.random.Generator) -> None:
         answers = _votes(rng, len(results))
-        want = cell_vote(answers)
-        given = answers.copy()
-        got = student(given)
-        if not np.array_equal(given, answers):
-            raise Mismatch("your function changed the answers it was given; work on a copy")
-        got = _integer_array(got, want, "cell_vote's result")
-        results.append(((answers,), got))
-        if not np.array_equal(got, want):
-            _diagnose(results, _VOTE_MISTAKES,
-                      "each cell takes the token that most of the K answers give it; a tie goes to the token of "
-                      "the earliest draw among the tied ones")
+        _judge(student, {"answers": answers}, cell_vote(answers), "cell_vote's result", results, _VOTE_MISTAKES,
+               "each cell takes the token that most of the K answers give it; a tie goes to the token of the "
+               "earliest draw among the tied ones")
 
     return run_check("9.3", fn, cell_vote, trial, trials=10)

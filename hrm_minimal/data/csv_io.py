@@ -72,20 +72,25 @@ def _rows(path):
         raise CSVFormatError(path, 1, "the file is empty (expected the header source,question,answer,rating)")
 
 
+def _row_rating(path, line: int, row: list[str]) -> int:
+    """The rating of a data row whose structure is checked: four fields, an integer rating."""
+    if not row:
+        raise CSVFormatError(path, line, "empty line")
+    if len(row) != 4:
+        raise CSVFormatError(path, line, f"{len(row)} fields, expected 4 (source,question,answer,rating)")
+    try:
+        return int(row[3])
+    except ValueError:
+        raise CSVFormatError(path, line, f"rating {reprlib.repr(row[3])} is not an integer") from None
+
+
 def _read_rows(path, limit: int | None) -> tuple[list[int], list[str], list[str], list[str], np.ndarray]:
     """(line numbers, sources, questions, answers, ratings) of a CSV with the public header."""
     lines, sources, questions, answers, ratings = [], [], [], [], []
     for line, row in _rows(path):
         if limit is not None and len(questions) >= limit:
             break
-        if not row:
-            raise CSVFormatError(path, line, "empty line")
-        if len(row) != 4:
-            raise CSVFormatError(path, line, f"{len(row)} fields, expected 4 (source,question,answer,rating)")
-        try:
-            ratings.append(int(row[3]))
-        except ValueError:
-            raise CSVFormatError(path, line, f"rating {reprlib.repr(row[3])} is not an integer") from None
+        ratings.append(_row_rating(path, line, row))
         if not (row[1].isascii() and row[2].isascii()):
             raise CSVFormatError(path, line, "non-ASCII character in question or answer")
         lines.append(line)

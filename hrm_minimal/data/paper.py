@@ -42,7 +42,8 @@ from pathlib import Path
 import numpy as np
 
 from . import maze as mz
-from .csv_io import CSVFormatError, _as_bytes, _infer_kind, _maze_fault, _rows, _square_side, _sudoku_fault, load_csv
+from .csv_io import (CSVFormatError, _as_bytes, _infer_kind, _maze_fault, _row_rating, _rows, _square_side,
+                     _sudoku_fault, load_csv)
 from .puzzle_set import PuzzleSet
 from .sudoku import BOXES, encode_sudoku, units
 
@@ -127,14 +128,8 @@ def _scan_ratings(path) -> np.ndarray:
     """Pass 1: the rating (N,) int64 of every data row, each row's structure checked as load_csv does."""
     ratings = array("q")
     for line, row in _rows(path):
-        if not row:
-            raise CSVFormatError(path, line, "empty line")
-        if len(row) != 4:
-            raise CSVFormatError(path, line, f"{len(row)} fields, expected 4 (source,question,answer,rating)")
         try:
-            ratings.append(int(row[3]))
-        except ValueError:
-            raise CSVFormatError(path, line, f"rating {reprlib.repr(row[3])} is not an integer") from None
+            ratings.append(_row_rating(path, line, row))
         except OverflowError:
             raise CSVFormatError(path, line, f"rating {reprlib.repr(row[3])} is out of the int64 range") from None
     if not ratings:

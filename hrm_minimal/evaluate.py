@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from hrm_minimal.checkpoint import config_differences, load_checkpoint, saved_model_config
 from hrm_minimal.config import HRMConfig
-from hrm_minimal.data import IGNORE_LABEL_ID, PuzzleSet, load_csv, load_task, make_loader, shipped_checkpoint
+from hrm_minimal.data import IGNORE_LABEL_ID, PuzzleSet, load_puzzles, load_task, make_loader, shipped_checkpoint
 from hrm_minimal.metrics import sequence_correct
 from hrm_minimal.model import HRM
 from hrm_minimal.utils import autocast_context, get_device
@@ -227,8 +227,6 @@ def load_pretrained(name: str, device: torch.device | str = "cpu") -> tuple[HRM,
 
 def _puzzles_for(a: argparse.Namespace, ckpt: dict, path: str) -> PuzzleSet:
     """The puzzles to read a model on: --data, --task, else the data set its run trained on."""
-    from hrm_minimal.data import load_puzzles
-
     if a.data is not None:
         return load_puzzles(a.data, a.split)
     run = ckpt.get("train_config") if isinstance(ckpt.get("train_config"), dict) else {}
@@ -298,9 +296,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --tta must be a positive number of symmetries (1 is off), got {a.tta}", file=sys.stderr)
         return 2
     headlines = []
+    try:
+        device = get_device(a.device)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for path in a.checkpoint:
         try:
-            device = get_device(a.device)
             model, ckpt = load_model(path, device=device)
             puzzles = _puzzles_for(a, ckpt, path)
             check_data_matches(model.config, puzzles, where=f"checkpoint {path}")

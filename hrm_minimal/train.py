@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from hrm_minimal import distributed
 from hrm_minimal.checkpoint import config_differences, load_checkpoint, save_checkpoint, saved_model_config
 from hrm_minimal.config import HRMConfig
-from hrm_minimal.data import PuzzleSet, TrainBatches, load_task
+from hrm_minimal.data import PuzzleSet, TrainBatches, load_puzzles, load_task
 from hrm_minimal.ema import WeightAverage, check_decay
 from hrm_minimal.evaluate import evaluate, load_model
 from hrm_minimal.losses import Q_LOSS_WEIGHT, act_loss
@@ -118,8 +118,6 @@ class TrainConfig:
 def load_data(cfg: TrainConfig) -> tuple[PuzzleSet, PuzzleSet | None]:
     """The training split and the test split (None if there is none) named by the config."""
     if cfg.data is not None:
-        from hrm_minimal.data import load_puzzles  # a CSV file or a built folder (data/paper.py)
-
         train_set = load_puzzles(cfg.data, "train")
         if cfg.test_data:
             return train_set, load_puzzles(cfg.test_data, "test")

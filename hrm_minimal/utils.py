@@ -13,7 +13,10 @@ import torch
 def get_device(prefer: str | None = None) -> torch.device:
     """Pick the device: `prefer` if given, else cuda, then mps, then cpu."""
     if prefer is not None and prefer != "auto":
-        return torch.device(prefer)
+        try:
+            return torch.device(prefer)
+        except RuntimeError:  # torch lists every device type it knows, over one long line
+            raise ValueError(f"unknown device {prefer!r}: use auto, cpu, cuda (or cuda:N) or mps") from None
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)

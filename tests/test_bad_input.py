@@ -314,3 +314,10 @@ def test_random_checkpoint_files_load_or_get_a_value_error_naming_them(tmp_path)
             save_checkpoint(path, _edit_payload(rng))
         _loads_or_says_where(load_checkpoint, path)
         _loads_or_says_where(load_model, path)
+
+
+def test_an_unknown_device_is_named_in_one_line(tmp_path, capsys):
+    assert evaluate_main(["sudoku-6x6", "--device", "tpu"]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown device 'tpu': use auto, cpu, cuda (or cuda:N) or mps"
+    assert train_main(["--task", "sudoku-4x4", "--device", "tpu", "--out", str(tmp_path / "run")]) == 2
+    assert "unknown device 'tpu'" in capsys.readouterr().err
